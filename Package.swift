@@ -1,0 +1,109 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "meshrelay",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "meshrelay", targets: ["meshrelay"]),
+        .library(name: "MeshRelayModel", targets: ["MeshRelayModel"]),
+        .library(name: "MeshRelayStore", targets: ["MeshRelayStore"]),
+        .library(name: "MeshRelayServer", targets: ["MeshRelayServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Resources, manifest decoding, validation, workspace selection. Pure: no IO.
+        .target(
+            name: "MeshRelayModel",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // The store protocol and its SQLite implementation (system libsqlite3 through GRDB).
+        .target(
+            name: "MeshRelayStore",
+            dependencies: [
+                "MeshRelayModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The management server: HTTP API, status, metrics, lifecycle.
+        .target(
+            name: "MeshRelayServer",
+            dependencies: [
+                "MeshRelayModel",
+                "MeshRelayStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Command-line verbs (server and kubectl-like client) over the libraries.
+        .target(
+            name: "MeshRelayCLI",
+            dependencies: [
+                "MeshRelayModel",
+                "MeshRelayStore",
+                "MeshRelayServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "meshrelay",
+            dependencies: ["MeshRelayCLI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshRelayModelTests",
+            dependencies: ["MeshRelayModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshRelayStoreTests",
+            dependencies: ["MeshRelayStore", "MeshRelayModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshRelayServerTests",
+            dependencies: [
+                "MeshRelayServer", "MeshRelayStore", "MeshRelayModel",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Starts the real `meshrelay` binary (kill -9 durability, CLI exit codes).
+        .testTarget(
+            name: "MeshRelayEndToEndTests",
+            dependencies: ["meshrelay", "MeshRelayModel"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

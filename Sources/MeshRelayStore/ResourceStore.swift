@@ -1,0 +1,251 @@
+public import Foundation
+public import MeshRelayModel
+
+/// A resource as the store holds it: what the user wrote plus the server-owned fields.
+public struct StoredResource: Sendable, Hashable {
+    /// The user's resource; its metadata carries only user-owned fields.
+    public var resource: Resource
+    /// Stable identifier assigned at creation.
+    public var uid: String
+    /// Bumped only when the spec really changes (canonical JSON differs).
+    public var generation: Int64
+    /// The store revision at which this resource last changed (spec, labels or annotations).
+    public var resourceVersion: Int64
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(resource: Resource, uid: String, generation: Int64, resourceVersion: Int64, createdAt: Date, updatedAt: Date) {
+        self.resource = resource
+        self.uid = uid
+        self.generation = generation
+        self.resourceVersion = resourceVersion
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    public var key: ResourceKey { resource.key }
+
+    /// The resource with the server-owned metadata filled in, as the API returns it.
+    public var object: Resource {
+        var copy = resource
+        copy.metadata.uid = uid
+        copy.metadata.generation = generation
+        copy.metadata.resourceVersion = String(resourceVersion)
+        copy.metadata.creationTimestamp = RFC3339.string(from: createdAt)
+        return copy
+    }
+}
+
+/// What an apply did to one resource.
+public enum ApplyAction: String, Sendable, Hashable, Codable {
+    case created
+    /// Spec, labels or annotations changed.
+    case configured
+    /// Identical to what was stored: no new revision, no new generation.
+    case unchanged
+}
+
+/// The result of applying one resource.
+public struct ApplyOutcome: Sendable, Hashable {
+    public var key: ResourceKey
+    public var action: ApplyAction
+    public var generation: Int64
+    public var resourceVersion: Int64
+
+    public init(key: ResourceKey, action: ApplyAction, generation: Int64, resourceVersion: Int64) {
+        self.key = key
+        self.action = action
+        self.generation = generation
+        self.resourceVersion = resourceVersion
+    }
+}
+
+/// The result of one apply: the store revision after it, and one outcome per input resource,
+/// in input order.
+public struct ApplyResult: Sendable, Hashable {
+    public var revision: Int64
+    public var outcomes: [ApplyOutcome]
+
+    public init(revision: Int64, outcomes: [ApplyOutcome]) {
+        self.revision = revision
+        self.outcomes = outcomes
+    }
+}
+
+/// The result of deleting one resource.
+public struct DeleteOutcome: Sendable, Hashable {
+    public var key: ResourceKey
+    /// `false` when nothing was stored under that key.
+    public var deleted: Bool
+
+    public init(key: ResourceKey, deleted: Bool) {
+        self.key = key
+        self.deleted = deleted
+    }
+}
+
+/// The result of one delete call.
+public struct DeleteResult: Sendable, Hashable {
+    public var revision: Int64
+    public var outcomes: [DeleteOutcome]
+
+    public init(revision: Int64, outcomes: [DeleteOutcome]) {
+        self.revision = revision
+        self.outcomes = outcomes
+    }
+}
+
+/// A deleted resource as the change log remembers it.
+public struct Tombstone: Sendable, Hashable {
+    public var key: ResourceKey
+    /// The revision of the deletion.
+    public var revision: Int64
+
+    public init(key: ResourceKey, revision: Int64) {
+        self.key = key
+        self.revision = revision
+    }
+}
+
+/// Everything that changed after a revision: the latest state of each changed resource, and
+/// tombstones of the deleted ones. A key appears at most once, in its latest state.
+public struct ChangeSet: Sendable, Hashable {
+    /// The revision the caller asked from (exclusive).
+    public var since: Int64
+    /// The store revision this change set brings the caller to.
+    public var revision: Int64
+    public var upserts: [StoredResource]
+    public var tombstones: [Tombstone]
+
+    public init(since: Int64, revision: Int64, upserts: [StoredResource], tombstones: [Tombstone]) {
+        self.since = since
+        self.revision = revision
+        self.upserts = upserts
+        self.tombstones = tombstones
+    }
+}
+
+/// The answer to "what changed since R".
+public enum ChangesSince: Sendable, Hashable {
+    case changes(ChangeSet)
+    /// R is older than the compacted horizon: the caller must take a full snapshot.
+    case snapshotRequired(compactedRevision: Int64, revision: Int64)
+}
+
+/// What the store keeps of an agent's connection, per registered cluster.
+public struct ClusterStatusRecord: Sendable, Hashable {
+    public var cluster: String
+    public var connected: Bool
+    public var lastSeen: Date?
+    /// The highest store revision the cluster's agent acknowledged.
+    public var appliedRevision: Int64
+    public var agentVersion: String?
+    /// `REGISTRY_ONLY` or `ALLOW_ANY`, as the agent reported.
+    public var outboundPolicy: String?
+    /// Which server replica holds the session (later: HA).
+    public var server: String?
+    public var updatedAt: Date
+
+    public init(
+        cluster: String, connected: Bool, lastSeen: Date? = nil, appliedRevision: Int64 = 0,
+        agentVersion: String? = nil, outboundPolicy: String? = nil, server: String? = nil, updatedAt: Date
+    ) {
+        self.cluster = cluster
+        self.connected = connected
+        self.lastSeen = lastSeen
+        self.appliedRevision = appliedRevision
+        self.agentVersion = agentVersion
+        self.outboundPolicy = outboundPolicy
+        self.server = server
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A resource's state in one cluster, as the cluster's agent reported it.
+public enum ClusterResourceState: String, Sendable, Hashable, Codable, CaseIterable {
+    case applied = "APPLIED"
+    case pending = "PENDING"
+    case failed = "FAILED"
+    case warning = "WARNING"
+}
+
+/// One resource's status in one cluster.
+public struct ResourceStatusRecord: Sendable, Hashable {
+    public var cluster: String
+    public var key: ResourceKey
+    public var state: ClusterResourceState
+    public var message: String
+    /// The generation the agent applied (or rejected).
+    public var observedGeneration: Int64
+    /// The store revision of that report's snapshot.
+    public var revision: Int64
+    public var updatedAt: Date
+
+    public init(
+        cluster: String, key: ResourceKey, state: ClusterResourceState, message: String,
+        observedGeneration: Int64, revision: Int64, updatedAt: Date
+    ) {
+        self.cluster = cluster
+        self.key = key
+        self.state = state
+        self.message = message
+        self.observedGeneration = observedGeneration
+        self.revision = revision
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The desired state of meshrelay and what the agents reported about it.
+///
+/// Every mutation is one transaction that is durably committed before the call returns. Each
+/// mutation that changes anything bumps the global revision by exactly one; all resources changed
+/// by it carry that revision as their `resourceVersion`. The revision never goes backwards, across
+/// restarts and compactions included.
+public protocol ResourceStore: Sendable {
+    /// Creates or updates resources, all or nothing. A resource identical to the stored one
+    /// (spec, labels and annotations) is `unchanged`; when every resource is unchanged, the
+    /// revision does not move.
+    /// - Parameter resources: Validated resources; server-owned metadata in them is ignored.
+    /// - Throws: ``StoreError`` if the transaction could not be committed (nothing is stored).
+    func apply(_ resources: [Resource]) async throws -> ApplyResult
+
+    /// Deletes resources, writing a tombstone for each in the change log and dropping their
+    /// per-cluster status. Keys with nothing stored are reported `deleted: false`.
+    func delete(_ keys: [ResourceKey]) async throws -> DeleteResult
+
+    /// One resource, or `nil`.
+    func get(_ key: ResourceKey) async throws -> StoredResource?
+
+    /// Resources of one kind (or all kinds), in one namespace (or all), ordered by kind, namespace,
+    /// name.
+    func list(kind: ResourceKind?, namespace: String?) async throws -> [StoredResource]
+
+    /// The current global revision (0 for an empty, new store).
+    func revision() async throws -> Int64
+
+    /// Everything that changed after `revision`, in one read transaction, or `.snapshotRequired`
+    /// when `revision` is older than the compacted horizon.
+    func changes(since revision: Int64) async throws -> ChangesSince
+
+    /// Drops change-log entries (tombstones included) so that at most `retaining` revisions
+    /// remain; returns the new compacted horizon (requests at or after it still get deltas).
+    func compact(retaining: Int64) async throws -> Int64
+
+    /// The compacted horizon: `changes(since: r)` needs `r >= compactedRevision()`.
+    func compactedRevision() async throws -> Int64
+
+    /// Creates or replaces a cluster's connection record.
+    func saveClusterStatus(_ record: ClusterStatusRecord) async throws
+
+    /// Every cluster connection record, ordered by name.
+    func clusterStatuses() async throws -> [ClusterStatusRecord]
+
+    /// Creates or replaces per-resource status rows of one cluster.
+    func saveResourceStatuses(_ records: [ResourceStatusRecord]) async throws
+
+    /// Per-resource status rows, of one cluster or all, ordered by cluster then key.
+    func resourceStatuses(cluster: String?) async throws -> [ResourceStatusRecord]
+
+    /// Checks that the store can be read (for `/readyz`).
+    func checkHealth() async throws
+}
