@@ -87,14 +87,20 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshRelayStoreTests",
-            dependencies: ["MeshRelayStore", "MeshRelayModel"],
+            dependencies: [
+                "MeshRelayStore", "MeshRelayModel",
+                // A second, raw connection to the test databases (journal mode, forged migrations).
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MeshRelayServerTests",
             dependencies: [
-                "MeshRelayServer", "MeshRelayStore", "MeshRelayModel",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // Real sockets on 127.0.0.1 through the CLI's own HTTP client; HummingbirdTesting
+                // would pull in async-http-client (minutes of build) for no extra coverage.
+                "MeshRelayServer", "MeshRelayStore", "MeshRelayModel", "MeshRelayCLI",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,0 +1,102 @@
+import GRDB
+import MeshRelayModel
+
+/// The SQLite schema of ``SQLiteStore`` and its migrations.
+///
+/// GRDB's `DatabaseMigrator` records applied migrations in its `grdb_migrations` table, which is
+/// the schema version table. A migration, once released, is never edited: schema changes are new
+/// migrations appended to ``migrator``.
+enum SQLiteSchema {
+    /// Identifiers of the migrations this binary knows, in order.
+    static var knownMigrations: [String] { migrator.migrations }
+
+    /// The migrator holding every schema migration, in order.
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1", migrate: createV1)
+        return migrator
+    }()
+
+    /// Keys of the `meta` table.
+    enum MetaKey {
+        /// The global revision: bumped by one by each apply or delete that changes anything.
+        static let revision = "revision"
+        /// The change-log horizon: `changes` rows at or below it were compacted away.
+        static let compactedRevision = "compacted_revision"
+    }
+
+    // Timestamps are REAL seconds since 1970-01-01 UTC (`datetime(col, 'unixepoch')` reads them).
+    // JSON columns hold compact JSON with sorted keys; `labels`/`annotations` are NULL when absent.
+    private static func createV1(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE meta (
+                    key TEXT NOT NULL PRIMARY KEY,
+                    value INTEGER NOT NULL
+                );
+                INSERT INTO meta (key, value) VALUES ('\(MetaKey.revision)', 0), ('\(MetaKey.compactedRevision)', 0);
+
+                CREATE TABLE resources (
+                    kind TEXT NOT NULL,
+                    namespace TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    uid TEXT NOT NULL UNIQUE,
+                    labels TEXT,
+                    annotations TEXT,
+                    spec TEXT NOT NULL,
+                    generation INTEGER NOT NULL CHECK (generation >= 1),
+                    resource_version INTEGER NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (kind, namespace, name)
+                );
+
+                -- The change log. Clustered on the primary key, whose leading column is the
+                -- revision: "revision > R" is a range scan of the table itself, no extra index.
+                CREATE TABLE changes (
+                    revision INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    namespace TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+                    PRIMARY KEY (revision, kind, namespace, name)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE cluster_status (
+                    cluster TEXT NOT NULL PRIMARY KEY,
+                    connected INTEGER NOT NULL,
+                    last_seen REAL,
+                    applied_revision INTEGER NOT NULL,
+                    agent_version TEXT,
+                    outbound_policy TEXT,
+                    server TEXT,
+                    updated_at REAL NOT NULL
+                );
+
+                CREATE TABLE resource_status (
+                    cluster TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    namespace TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    observed_generation INTEGER NOT NULL,
+                    revision INTEGER NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (cluster, kind, namespace, name)
+                );
+                -- Deleting a resource drops its status rows in every cluster.
+                CREATE INDEX resource_status_by_resource ON resource_status (kind, namespace, name);
+                """
+        )
+    }
+
+    /// An SQL expression ordering rows by `ResourceKind.applyOrder` of the kind in `column`, so
+    /// that SQL results come out in ``ResourceKey`` order (kind, namespace, name).
+    static func kindOrder(_ column: String) -> String {
+        let cases = ResourceKind.allCases
+            .map { "WHEN '\($0.rawValue)' THEN \($0.applyOrder)" }
+            .joined(separator: " ")
+        return "CASE \(column) \(cases) ELSE \(ResourceKind.allCases.count) END"
+    }
+}

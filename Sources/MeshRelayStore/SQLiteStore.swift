@@ -1,0 +1,617 @@
+public import Foundation
+import GRDB
+public import Logging
+public import MeshRelayModel
+
+/// Facts about an open ``SQLiteStore`` database, for diagnostics and tests.
+public struct SQLiteDiagnostics: Sendable, Hashable {
+    /// `PRAGMA journal_mode`: always `wal` for an open store.
+    public var journalMode: String
+    /// `PRAGMA synchronous` of the connections: 2 (`FULL`), so a commit is on disk when it returns.
+    public var synchronous: Int
+    /// `PRAGMA foreign_keys`.
+    public var foreignKeys: Bool
+    /// Schema migrations recorded in the file, in the order this binary knows them.
+    public var appliedMigrations: [String]
+    /// The version of the SQLite library in use (the system `libsqlite3`).
+    public var sqliteVersion: String
+
+    /// Creates a value; the store fills it in ``SQLiteStore/diagnostics()``.
+    public init(journalMode: String, synchronous: Int, foreignKeys: Bool, appliedMigrations: [String], sqliteVersion: String) {
+        self.journalMode = journalMode
+        self.synchronous = synchronous
+        self.foreignKeys = foreignKeys
+        self.appliedMigrations = appliedMigrations
+        self.sqliteVersion = sqliteVersion
+    }
+}
+
+/// A ``ResourceStore`` in one SQLite file (system `libsqlite3` through GRDB).
+///
+/// - The file is in WAL mode: reads run concurrently with the single writer, and each read runs
+///   in one transaction, so it sees one consistent revision.
+/// - Every connection runs `PRAGMA synchronous = FULL`: a mutation is durable on disk when its
+///   call returns (a `kill -9` right after loses nothing).
+/// - The schema is migrated on open. A file whose recorded migrations include some this binary
+///   does not know (written by a newer meshrelay) is refused with ``StoreError/Code/migration``.
+/// - The global revision lives in the `meta` table, not derived from other tables: it survives
+///   restarts, deletions and compaction, and never decreases.
+/// - Change log compaction: after ``compact(retaining:)`` returns horizon `H`, `changes(since: r)`
+///   answers with deltas for every `r >= H` and `.snapshotRequired` for `r < H`.
+public final class SQLiteStore: ResourceStore {
+    /// The database file.
+    public let path: String
+    private let pool: DatabasePool
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    /// Schema migrations this binary knows, in order (recorded in the file's `grdb_migrations`).
+    public static var knownMigrations: [String] { SQLiteSchema.knownMigrations }
+
+    /// Opens (or creates) the store at `path`, creating its parent directory if missing, and
+    /// migrates the schema.
+    /// - Parameters:
+    ///   - path: The database file, e.g. `<data-dir>/meshrelay.db`. SQLite keeps `-wal` and
+    ///     `-shm` files next to it.
+    ///   - logger: Where the store logs opening, migrations and compaction.
+    ///   - now: The clock used for `created_at`/`updated_at` (tests may inject one).
+    /// - Throws: ``StoreError`` with code `.cannotOpen` (directory or file not usable, not WAL
+    ///   capable), `.corrupt` (not a database) or `.migration` (newer file, failed migration).
+    public init(path: String, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.path = path
+        self.logger = logger
+        self.now = now
+
+        guard !path.isEmpty else {
+            throw StoreError(.cannotOpen, "the database path is empty; pass a --data-dir")
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(
+                .cannotOpen,
+                "cannot create the directory \(directory) for the database: \(error.localizedDescription); check the --data-dir permissions"
+            )
+        }
+
+        var configuration = Configuration()
+        configuration.label = "meshrelay"
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw StoreError(
+                .corrupt,
+                "cannot open database at \(path): \(error.message ?? "\(error.resultCode)"); the file is not a meshrelay database or is damaged, move it away or restore a backup"
+            )
+        } catch {
+            throw StoreError(
+                .cannotOpen,
+                "cannot open database at \(path): \(Self.describe(error)); check the --data-dir permissions and free space"
+            )
+        }
+
+        let journalMode: String
+        do {
+            journalMode = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") } ?? ""
+        } catch {
+            throw StoreError(.cannotOpen, "cannot read the database at \(path): \(Self.describe(error)); check the --data-dir permissions")
+        }
+        guard journalMode.lowercased() == "wal" else {
+            throw StoreError(
+                .cannotOpen,
+                "the database at \(path) is in journal mode \"\(journalMode)\", not WAL; put --data-dir on a local filesystem that supports WAL"
+            )
+        }
+
+        try Self.migrate(pool, path: path, logger: logger)
+
+        let (revision, version): (Int64, String)
+        do {
+            (revision, version) = try pool.read { db in
+                (try Self.readMeta(db, SQLiteSchema.MetaKey.revision), try String.fetchOne(db, sql: "SELECT sqlite_version()") ?? "")
+            }
+        } catch {
+            throw SQLiteCoding.translate(error, action: "opening", path: path)
+        }
+        logger.info("store opened", metadata: ["path": "\(path)", "revision": "\(revision)", "sqlite": "\(version)"])
+    }
+
+    /// Closes the database connections. Later calls fail with ``StoreError``. Optional: the
+    /// connections also close when the store is released.
+    public func close() throws {
+        do {
+            try pool.close()
+        } catch {
+            throw SQLiteCoding.translate(error, action: "closing", path: path)
+        }
+    }
+
+    /// Journal mode, synchronous level, foreign keys, migrations and SQLite version, read through
+    /// one of the store's own connections.
+    public func diagnostics() async throws -> SQLiteDiagnostics {
+        try await perform("reading diagnostics") {
+            try await pool.read { db in
+                SQLiteDiagnostics(
+                    journalMode: try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                    synchronous: try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1,
+                    foreignKeys: try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") ?? false,
+                    appliedMigrations: try SQLiteSchema.migrator.appliedMigrations(db),
+                    sqliteVersion: try String.fetchOne(db, sql: "SELECT sqlite_version()") ?? ""
+                )
+            }
+        }
+    }
+
+    // MARK: - Resources
+
+    /// Creates or updates resources in one write transaction. See ``ResourceStore/apply(_:)``.
+    ///
+    /// The same key twice in `resources` throws ``StoreError/Code/invalidInput`` and stores
+    /// nothing. Labels and annotations compare as written: an absent map and an empty one differ.
+    public func apply(_ resources: [Resource]) async throws -> ApplyResult {
+        var seen = Set<ResourceKey>()
+        seen.reserveCapacity(resources.count)
+        var encoded: [SQLiteCoding.EncodedResource] = []
+        encoded.reserveCapacity(resources.count)
+        for resource in resources {
+            let item = try SQLiteCoding.encode(resource)
+            guard seen.insert(item.key).inserted else {
+                throw StoreError(.invalidInput, "\(item.key) appears more than once in one apply; keep one document per resource")
+            }
+            encoded.append(item)
+        }
+        let timestamp = SQLiteCoding.timestamp(now())
+        let input = encoded
+
+        let result = try await perform("apply") {
+            try await pool.write { db in try Self.apply(input, at: timestamp, db) }
+        }
+        if result.changed > 0 {
+            logger.debug("applied", metadata: ["revision": "\(result.result.revision)", "changed": "\(result.changed)"])
+        }
+        return result.result
+    }
+
+    /// Deletes resources in one write transaction. See ``ResourceStore/delete(_:)``.
+    ///
+    /// A key listed twice is deleted once: its second outcome is `deleted: false`.
+    public func delete(_ keys: [ResourceKey]) async throws -> DeleteResult {
+        let result = try await perform("delete") {
+            try await pool.write { db in try Self.delete(keys, db) }
+        }
+        logger.debug("deleted", metadata: ["revision": "\(result.revision)", "count": "\(result.outcomes.count { $0.deleted })"])
+        return result
+    }
+
+    /// One resource, or `nil`.
+    public func get(_ key: ResourceKey) async throws -> StoredResource? {
+        try await perform("get") {
+            try await pool.read { db in
+                let statement = try db.cachedStatement(
+                    sql: "SELECT \(SQLiteCoding.resourceColumns) FROM resources AS r WHERE r.kind = ? AND r.namespace = ? AND r.name = ?"
+                )
+                guard let row = try Row.fetchOne(statement, arguments: [key.kind.rawValue, key.namespace, key.name]) else {
+                    return nil
+                }
+                return try SQLiteCoding.decodeResource(row, decoder: JSONDecoder())
+            }
+        }
+    }
+
+    /// Resources of one kind (or all kinds), in one namespace (or all), in ``ResourceKey`` order:
+    /// kind in `ResourceKind.applyOrder` (clusters, workspaces, endpoints, services), then
+    /// namespace, then name (byte order).
+    public func list(kind: ResourceKind?, namespace: String?) async throws -> [StoredResource] {
+        var conditions: [String] = []
+        var arguments: [String] = []
+        if let kind {
+            conditions.append("r.kind = ?")
+            arguments.append(kind.rawValue)
+        }
+        if let namespace {
+            conditions.append("r.namespace = ?")
+            arguments.append(namespace)
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = """
+            SELECT \(SQLiteCoding.resourceColumns) FROM resources AS r \(filter)
+            ORDER BY \(SQLiteSchema.kindOrder("r.kind")), r.namespace, r.name
+            """
+        let statementArguments = StatementArguments(arguments)
+        return try await perform("list") {
+            try await pool.read { db in
+                let decoder = JSONDecoder()
+                var result: [StoredResource] = []
+                let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: statementArguments)
+                while let row = try rows.next() {
+                    result.append(try SQLiteCoding.decodeResource(row, decoder: decoder))
+                }
+                return result
+            }
+        }
+    }
+
+    /// The current global revision (0 for a new store).
+    public func revision() async throws -> Int64 {
+        try await perform("reading the revision") {
+            try await pool.read { db in try Self.readMeta(db, SQLiteSchema.MetaKey.revision) }
+        }
+    }
+
+    /// Everything that changed after `revision`, read in one transaction.
+    ///
+    /// `.snapshotRequired` when `revision < compactedRevision()`. Otherwise each key with a
+    /// change-log entry after `revision` appears once: as an upsert with its current state when it
+    /// is stored, else as a tombstone carrying its latest deletion's revision. Both lists are in
+    /// ``ResourceKey`` order. A `revision` ahead of the store gives an empty change set.
+    public func changes(since revision: Int64) async throws -> ChangesSince {
+        try await perform("reading changes") {
+            try await pool.read { db in
+                let current = try Self.readMeta(db, SQLiteSchema.MetaKey.revision)
+                let compacted = try Self.readMeta(db, SQLiteSchema.MetaKey.compactedRevision)
+                guard revision >= compacted else {
+                    return .snapshotRequired(compactedRevision: compacted, revision: current)
+                }
+                let statement = try db.cachedStatement(
+                    sql: """
+                        SELECT c.kind, c.namespace, c.name, r.uid, r.labels, r.annotations, r.spec, r.generation,
+                               r.resource_version, r.created_at, r.updated_at, c.last_revision
+                        FROM (SELECT kind, namespace, name, MAX(revision) AS last_revision
+                              FROM changes WHERE revision > ? GROUP BY kind, namespace, name) AS c
+                        LEFT JOIN resources AS r ON r.kind = c.kind AND r.namespace = c.namespace AND r.name = c.name
+                        ORDER BY \(SQLiteSchema.kindOrder("c.kind")), c.namespace, c.name
+                        """
+                )
+                let decoder = JSONDecoder()
+                var upserts: [StoredResource] = []
+                var tombstones: [Tombstone] = []
+                let rows = try Row.fetchCursor(statement, arguments: [revision])
+                while let row = try rows.next() {
+                    if row.hasNull(atIndex: 3) {
+                        let key = try SQLiteCoding.decodeKey(row)
+                        tombstones.append(Tombstone(key: key, revision: try row.decode(Int64.self, atIndex: SQLiteCoding.resourceColumnCount)))
+                    } else {
+                        upserts.append(try SQLiteCoding.decodeResource(row, decoder: decoder))
+                    }
+                }
+                return .changes(ChangeSet(since: revision, revision: current, upserts: upserts, tombstones: tombstones))
+            }
+        }
+    }
+
+    /// Compacts the change log: the new horizon is `max(compactedRevision, revision - retaining)`;
+    /// change-log rows (tombstones included) at or below it are dropped. Afterwards
+    /// `changes(since: r)` gives deltas for every `r >= horizon` and `.snapshotRequired` below.
+    /// The revision itself does not move.
+    /// - Parameter retaining: How many of the latest revisions keep their change-log entries;
+    ///   0 drops the whole log. Negative values throw ``StoreError/Code/invalidInput``.
+    /// - Returns: The new horizon.
+    public func compact(retaining: Int64) async throws -> Int64 {
+        guard retaining >= 0 else {
+            throw StoreError(.invalidInput, "cannot retain \(retaining) revisions; pass 0 or more")
+        }
+        let (horizon, dropped) = try await perform("compaction") {
+            try await pool.write { db in
+                let current = try Self.readMeta(db, SQLiteSchema.MetaKey.revision)
+                let compacted = try Self.readMeta(db, SQLiteSchema.MetaKey.compactedRevision)
+                let horizon = max(compacted, current - retaining)
+                try db.execute(sql: "DELETE FROM changes WHERE revision <= ?", arguments: [horizon])
+                let dropped = db.changesCount
+                if horizon != compacted {
+                    try Self.writeMeta(db, SQLiteSchema.MetaKey.compactedRevision, horizon)
+                }
+                return (horizon, dropped)
+            }
+        }
+        logger.info("change log compacted", metadata: ["horizon": "\(horizon)", "droppedEntries": "\(dropped)"])
+        return horizon
+    }
+
+    /// The compaction horizon: `changes(since: r)` needs `r >= compactedRevision()`.
+    public func compactedRevision() async throws -> Int64 {
+        try await perform("reading the compacted revision") {
+            try await pool.read { db in try Self.readMeta(db, SQLiteSchema.MetaKey.compactedRevision) }
+        }
+    }
+
+    // MARK: - Status
+
+    /// Creates or replaces a cluster's connection record.
+    public func saveClusterStatus(_ record: ClusterStatusRecord) async throws {
+        try await perform("saving cluster status") {
+            try await pool.write { db in
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO cluster_status
+                            (cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (cluster) DO UPDATE SET
+                            connected = excluded.connected, last_seen = excluded.last_seen,
+                            applied_revision = excluded.applied_revision, agent_version = excluded.agent_version,
+                            outbound_policy = excluded.outbound_policy, server = excluded.server,
+                            updated_at = excluded.updated_at
+                        """
+                ).execute(arguments: [
+                    record.cluster, record.connected, record.lastSeen.map(SQLiteCoding.timestamp),
+                    record.appliedRevision, record.agentVersion, record.outboundPolicy, record.server,
+                    SQLiteCoding.timestamp(record.updatedAt),
+                ])
+            }
+        }
+    }
+
+    /// Every cluster connection record, ordered by cluster name.
+    public func clusterStatuses() async throws -> [ClusterStatusRecord] {
+        try await perform("reading cluster status") {
+            try await pool.read { db in
+                let rows = try Row.fetchCursor(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at
+                            FROM cluster_status ORDER BY cluster
+                            """
+                    )
+                )
+                var result: [ClusterStatusRecord] = []
+                while let row = try rows.next() {
+                    result.append(try SQLiteCoding.decodeClusterStatus(row))
+                }
+                return result
+            }
+        }
+    }
+
+    /// Creates or replaces per-resource status rows, all in one transaction.
+    ///
+    /// Rows for resources that are not stored (deleted before the agent's report arrived) are
+    /// skipped, so a late report cannot bring back the status of a deleted resource.
+    public func saveResourceStatuses(_ records: [ResourceStatusRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await perform("saving resource status") {
+            try await pool.write { db in
+                let statement = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO resource_status
+                            (cluster, kind, namespace, name, state, message, observed_generation, revision, updated_at)
+                        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+                        WHERE EXISTS (SELECT 1 FROM resources WHERE kind = ?2 AND namespace = ?3 AND name = ?4)
+                        ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET
+                            state = excluded.state, message = excluded.message,
+                            observed_generation = excluded.observed_generation, revision = excluded.revision,
+                            updated_at = excluded.updated_at
+                        """
+                )
+                for record in records {
+                    try statement.execute(arguments: [
+                        record.cluster, record.key.kind.rawValue, record.key.namespace, record.key.name,
+                        record.state.rawValue, record.message, record.observedGeneration, record.revision,
+                        SQLiteCoding.timestamp(record.updatedAt),
+                    ])
+                }
+            }
+        }
+    }
+
+    /// Per-resource status rows of one cluster (or all), ordered by cluster, then ``ResourceKey``.
+    public func resourceStatuses(cluster: String?) async throws -> [ResourceStatusRecord] {
+        let filter = cluster == nil ? "" : "WHERE cluster = ?"
+        let arguments: StatementArguments = cluster.map { [$0] } ?? []
+        let sql = """
+            SELECT cluster, kind, namespace, name, state, message, observed_generation, revision, updated_at
+            FROM resource_status \(filter)
+            ORDER BY cluster, \(SQLiteSchema.kindOrder("kind")), namespace, name
+            """
+        return try await perform("reading resource status") {
+            try await pool.read { db in
+                let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
+                var result: [ResourceStatusRecord] = []
+                while let row = try rows.next() {
+                    result.append(try SQLiteCoding.decodeResourceStatus(row))
+                }
+                return result
+            }
+        }
+    }
+
+    /// Reads the revision through a pooled connection: fails when the file cannot be read.
+    public func checkHealth() async throws {
+        _ = try await revision()
+    }
+
+    // MARK: - Transactions
+
+    /// What an apply found stored under one key.
+    private struct Existing {
+        var uid: String
+        var labels: String?
+        var annotations: String?
+        var spec: String
+        var generation: Int64
+        var resourceVersion: Int64
+    }
+
+    /// The body of the apply transaction. Returns the result and how many resources changed.
+    private static func apply(
+        _ input: [SQLiteCoding.EncodedResource], at timestamp: Double, _ db: Database
+    ) throws -> (result: ApplyResult, changed: Int) {
+        let current = try readMeta(db, SQLiteSchema.MetaKey.revision)
+        let next = current + 1
+
+        // Point lookups by primary key through one prepared statement: in-process SQLite has
+        // no round trips, so this is the cheapest way to fetch only the rows of the batch.
+        let select = try db.cachedStatement(
+            sql: """
+                SELECT uid, labels, annotations, spec, generation, resource_version
+                FROM resources WHERE kind = ? AND namespace = ? AND name = ?
+                """
+        )
+        var plans: [(item: SQLiteCoding.EncodedResource, existing: Existing?, outcome: ApplyOutcome)] = []
+        plans.reserveCapacity(input.count)
+        var changed = 0
+        for item in input {
+            let existing = try Row.fetchOne(select, arguments: [item.key.kind.rawValue, item.key.namespace, item.key.name])
+                .map { row in
+                    Existing(
+                        uid: try row.decode(String.self, atIndex: 0),
+                        labels: try row.decode(String?.self, atIndex: 1),
+                        annotations: try row.decode(String?.self, atIndex: 2),
+                        spec: try row.decode(String.self, atIndex: 3),
+                        generation: try row.decode(Int64.self, atIndex: 4),
+                        resourceVersion: try row.decode(Int64.self, atIndex: 5)
+                    )
+                }
+            let outcome: ApplyOutcome
+            if let existing {
+                if existing.spec == item.spec && existing.labels == item.labels && existing.annotations == item.annotations {
+                    outcome = ApplyOutcome(
+                        key: item.key, action: .unchanged, generation: existing.generation, resourceVersion: existing.resourceVersion
+                    )
+                } else {
+                    let generation = existing.spec == item.spec ? existing.generation : existing.generation + 1
+                    outcome = ApplyOutcome(key: item.key, action: .configured, generation: generation, resourceVersion: next)
+                    changed += 1
+                }
+            } else {
+                outcome = ApplyOutcome(key: item.key, action: .created, generation: 1, resourceVersion: next)
+                changed += 1
+            }
+            plans.append((item, existing, outcome))
+        }
+        guard changed > 0 else {
+            return (ApplyResult(revision: current, outcomes: plans.map(\.outcome)), 0)
+        }
+
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO resources
+                    (kind, namespace, name, uid, labels, annotations, spec, generation, resource_version, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        )
+        let update = try db.cachedStatement(
+            sql: """
+                UPDATE resources SET labels = ?, annotations = ?, spec = ?, generation = ?, resource_version = ?, updated_at = ?
+                WHERE kind = ? AND namespace = ? AND name = ?
+                """
+        )
+        let logChange = try db.cachedStatement(
+            sql: "INSERT INTO changes (revision, kind, namespace, name, op) VALUES (?, ?, ?, ?, 'upsert')"
+        )
+        for plan in plans where plan.outcome.action != .unchanged {
+            let item = plan.item
+            let kind = item.key.kind.rawValue
+            if plan.existing == nil {
+                try insert.execute(arguments: [
+                    kind, item.key.namespace, item.key.name, UUID().uuidString.lowercased(), item.labels, item.annotations,
+                    item.spec, plan.outcome.generation, next, timestamp, timestamp,
+                ])
+            } else {
+                try update.execute(arguments: [
+                    item.labels, item.annotations, item.spec, plan.outcome.generation, next, timestamp,
+                    kind, item.key.namespace, item.key.name,
+                ])
+            }
+            try logChange.execute(arguments: [next, kind, item.key.namespace, item.key.name])
+        }
+        try writeMeta(db, SQLiteSchema.MetaKey.revision, next)
+        return (ApplyResult(revision: next, outcomes: plans.map(\.outcome)), changed)
+    }
+
+    /// The body of the delete transaction.
+    private static func delete(_ keys: [ResourceKey], _ db: Database) throws -> DeleteResult {
+        let current = try readMeta(db, SQLiteSchema.MetaKey.revision)
+        let next = current + 1
+        let deleteResource = try db.cachedStatement(sql: "DELETE FROM resources WHERE kind = ? AND namespace = ? AND name = ?")
+        let deleteStatus = try db.cachedStatement(
+            sql: "DELETE FROM resource_status WHERE kind = ? AND namespace = ? AND name = ?"
+        )
+        let logChange = try db.cachedStatement(
+            sql: "INSERT INTO changes (revision, kind, namespace, name, op) VALUES (?, ?, ?, ?, 'delete')"
+        )
+        var outcomes: [DeleteOutcome] = []
+        outcomes.reserveCapacity(keys.count)
+        var deletedAny = false
+        for key in keys {
+            let arguments: StatementArguments = [key.kind.rawValue, key.namespace, key.name]
+            try deleteResource.execute(arguments: arguments)
+            let deleted = db.changesCount > 0
+            if deleted {
+                deletedAny = true
+                try deleteStatus.execute(arguments: arguments)
+                try logChange.execute(arguments: [next, key.kind.rawValue, key.namespace, key.name])
+            }
+            outcomes.append(DeleteOutcome(key: key, deleted: deleted))
+        }
+        // Nothing deleted means nothing written: the transaction commits no change.
+        if deletedAny {
+            try writeMeta(db, SQLiteSchema.MetaKey.revision, next)
+        }
+        return DeleteResult(revision: deletedAny ? next : current, outcomes: outcomes)
+    }
+
+    // MARK: - Helpers
+
+    private static func readMeta(_ db: Database, _ key: String) throws -> Int64 {
+        let statement = try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?")
+        guard let value = try Int64.fetchOne(statement, arguments: [key]) else {
+            throw StoreError(.corrupt, "the database has no \(key) in its meta table; restore a backup")
+        }
+        return value
+    }
+
+    private static func writeMeta(_ db: Database, _ key: String, _ value: Int64) throws {
+        try db.cachedStatement(sql: "UPDATE meta SET value = ? WHERE key = ?").execute(arguments: [value, key])
+    }
+
+    /// Refuses files written by a newer meshrelay, then runs the missing migrations.
+    private static func migrate(_ pool: DatabasePool, path: String, logger: Logger) throws {
+        let migrator = SQLiteSchema.migrator
+        let before: Set<String>
+        do {
+            before = try pool.read { db in try migrator.appliedIdentifiers(db) }
+        } catch {
+            throw StoreError(.migration, "cannot read the schema version of \(path): \(describe(error)); restore a backup")
+        }
+        let unknown = before.subtracting(migrator.migrations)
+        guard unknown.isEmpty else {
+            throw StoreError(
+                .migration,
+                "the database at \(path) was written by a newer meshrelay (unknown schema migrations: \(unknown.sorted().joined(separator: ", "))); run that version or a newer one, or restore a backup made by this version"
+            )
+        }
+        let missing = migrator.migrations.filter { !before.contains($0) }
+        guard !missing.isEmpty else { return }
+        do {
+            try migrator.migrate(pool)
+        } catch {
+            throw StoreError(
+                .migration,
+                "migrating the database at \(path) (\(missing.joined(separator: ", "))) failed: \(describe(error)); the failed migration was rolled back; check free space and permissions, then retry"
+            )
+        }
+        logger.info("database schema migrated", metadata: ["path": "\(path)", "migrations": "\(missing.joined(separator: ","))"])
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            return error.message ?? "\(error.resultCode)"
+        }
+        return "\(error)"
+    }
+
+    /// Runs one store operation, translating failures into ``StoreError``.
+    private func perform<T: Sendable>(_ action: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw SQLiteCoding.translate(error, action: action, path: path)
+        }
+    }
+}
