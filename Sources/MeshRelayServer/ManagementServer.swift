@@ -1,0 +1,70 @@
+public import Foundation
+import Hummingbird
+public import Logging
+import MeshRelayStore
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// The management server: opens the store and the admin token, serves the HTTP API, compacts the
+/// change log, and stops gracefully on SIGTERM or SIGINT.
+public struct ManagementServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let logger: Logger
+
+    public init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until SIGTERM/SIGINT (or cancellation).
+    /// - Parameter onAPIListening: Called with the bound API port once the listener is up.
+    /// - Throws: ``ServerError`` or ``StoreError`` when startup fails.
+    public func run(onAPIListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw ServerError(.configuration, "cannot create the data directory \(configuration.dataDirectory): \(error)")
+        }
+        let token = try AdminToken.load(path: configuration.effectiveTokenFile, createIfMissing: configuration.tokenFile == nil)
+        let store = try SQLiteStore(path: configuration.databasePath, logger: logger)
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        metrics.revision.record(try await store.revision())
+
+        let router = APIRouter(
+            store: store, token: token, metrics: metrics, metricsText: { registry.emitToString() },
+            maximumBodyBytes: configuration.maximumRequestBodyBytes, logger: logger
+        ).makeRouter()
+        let logger = self.logger
+        let configuration = self.configuration
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.apiHost, port: configuration.apiPort), serverName: "meshrelay"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.apiPort
+                logger.info(
+                    "meshrelay server ready",
+                    metadata: [
+                        "api.address": "\(configuration.apiHost):\(port)", "store.path": "\(configuration.databasePath)",
+                        "token.file": "\(configuration.effectiveTokenFile)",
+                    ]
+                )
+                await onAPIListening(port)
+            },
+            logger: logger
+        )
+        let compaction = CompactionService(
+            store: store, retention: configuration.changeLogRetention, interval: configuration.compactionInterval, logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: app), .init(service: compaction)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+        logger.info("meshrelay server stopped")
+    }
+}

@@ -1,0 +1,59 @@
+public import Foundation
+public import Logging
+
+/// Everything `meshrelay server` needs to start.
+public struct ServerConfiguration: Sendable {
+    /// Where the SQLite store (`meshrelay.db`) and the default admin token live.
+    public var dataDirectory: String
+    /// HTTP API bind host.
+    public var apiHost: String
+    /// HTTP API bind port; 0 picks a free port (see ``ManagementServer/onAPIListening``).
+    public var apiPort: Int
+    /// Relay listener (agents); used by the relay once it lands.
+    public var relayHost: String
+    public var relayPort: Int
+    /// Directory holding `ca.crt`, `server.crt`, `server.key` for the relay.
+    public var certificatesDirectory: String?
+    /// The admin token file; `nil` means `DATA_DIR/admin.token`, created (0600) when missing.
+    public var tokenFile: String?
+    /// Largest accepted request body, in bytes.
+    public var maximumRequestBodyBytes: Int
+    /// How many revisions of change log the store keeps for delta resync.
+    public var changeLogRetention: Int64
+    /// How often the change log is compacted.
+    public var compactionInterval: Duration
+
+    public init(
+        dataDirectory: String = "./meshrelay-data",
+        apiHost: String = "127.0.0.1",
+        apiPort: Int = 9091,
+        relayHost: String = "127.0.0.1",
+        relayPort: Int = 9900,
+        certificatesDirectory: String? = nil,
+        tokenFile: String? = nil,
+        maximumRequestBodyBytes: Int = 64 << 20,
+        changeLogRetention: Int64 = 100_000,
+        compactionInterval: Duration = .seconds(60)
+    ) {
+        self.dataDirectory = dataDirectory
+        self.apiHost = apiHost
+        self.apiPort = apiPort
+        self.relayHost = relayHost
+        self.relayPort = relayPort
+        self.certificatesDirectory = certificatesDirectory
+        self.tokenFile = tokenFile
+        self.maximumRequestBodyBytes = maximumRequestBodyBytes
+        self.changeLogRetention = changeLogRetention
+        self.compactionInterval = compactionInterval
+    }
+
+    /// The SQLite file inside the data directory.
+    public var databasePath: String {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("meshrelay.db").path
+    }
+
+    /// The token file in effect.
+    public var effectiveTokenFile: String {
+        tokenFile ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("admin.token").path
+    }
+}

@@ -1,0 +1,35 @@
+public import CoreMetrics
+import Foundation
+
+/// The server's own metrics, created from an explicit factory so that tests and several servers
+/// in one process do not share global state.
+public struct ServerMetrics: Sendable {
+    let factory: any MetricsFactory
+    let revision: Gauge
+    let resources: Gauge
+
+    /// - Parameter factory: Usually a `PrometheusMetricsFactory` whose registry `/metrics` emits.
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+        revision = Gauge(label: "meshrelay_revision", dimensions: [], factory: factory)
+        resources = Gauge(label: "meshrelay_resources", dimensions: [], factory: factory)
+    }
+
+    func requestCompleted(method: String, code: Int) {
+        Counter(label: "meshrelay_api_requests_total", dimensions: [("method", method), ("code", String(code))], factory: factory).increment()
+    }
+
+    func storeOperation(_ operation: String, seconds: Double) {
+        Timer(label: "meshrelay_store_operation_seconds", dimensions: [("operation", operation)], factory: factory)
+            .recordNanoseconds(Int64(seconds * 1_000_000_000))
+    }
+
+    func storeFailure(_ operation: String) {
+        Counter(label: "meshrelay_store_errors_total", dimensions: [("operation", operation)], factory: factory).increment()
+    }
+
+    func appliedResources(_ action: String, count: Int) {
+        guard count > 0 else { return }
+        Counter(label: "meshrelay_resource_changes_total", dimensions: [("action", action)], factory: factory).increment(by: count)
+    }
+}

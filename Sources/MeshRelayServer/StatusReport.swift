@@ -1,0 +1,185 @@
+public import Foundation
+public import MeshRelayModel
+public import MeshRelayStore
+
+/// A resource's overall state, as `GET /api/v1/status` and the resource's `status` report it.
+public enum ResourceState: String, Codable, Sendable, Hashable, CaseIterable {
+    /// Valid, and applied wherever it is meant to be (or meant for no cluster).
+    case accepted = "ACCEPTED"
+    /// Applied, but at least one cluster (or the translation) reported a warning.
+    case warning = "WARNING"
+    /// Stored, but breaks a validation rule of this server version.
+    case invalid = "INVALID"
+    /// At least one cluster rejected it (NACK).
+    case failed = "FAILED"
+    /// At least one selected cluster has not applied the current generation yet.
+    case pending = "PENDING"
+}
+
+/// `GET /api/v1/status`: the stable contract documented in docs/api.md.
+public struct StatusReport: Codable, Sendable, Hashable {
+    public struct Cluster: Codable, Sendable, Hashable {
+        public var name: String
+        /// A `KubernetesCluster` resource names this cluster.
+        public var registered: Bool
+        public var connected: Bool
+        public var appliedRevision: Int64
+        /// `revision - appliedRevision` (0 when the cluster is current).
+        public var lag: Int64
+        public var lastSeen: String?
+        public var agentVersion: String?
+        public var outboundPolicy: String?
+    }
+
+    public struct ResourceCluster: Codable, Sendable, Hashable {
+        public var name: String
+        /// APPLIED, PENDING, FAILED or WARNING.
+        public var state: ClusterResourceState
+        public var message: String
+        public var observedGeneration: Int64?
+    }
+
+    public struct ResourceEntry: Codable, Sendable, Hashable {
+        public var kind: String
+        public var namespace: String
+        public var name: String
+        public var generation: Int64
+        public var state: ResourceState
+        public var message: String
+        public var clusters: [ResourceCluster]
+    }
+
+    public var revision: Int64
+    public var compactedRevision: Int64
+    public var generatedAt: String
+    public var clusters: [Cluster]
+    public var resources: [ResourceEntry]
+}
+
+/// Everything needed to compute resources' states, gathered once and reused for every resource.
+public struct StatusContext: Sendable {
+    public let revision: Int64
+    public let registeredClusters: [String]
+    public let workspaces: [WorkspaceSpec]
+    public let clusterRecords: [String: ClusterStatusRecord]
+    public let statusRecords: [String: [ResourceKey: ResourceStatusRecord]]
+
+    public init(
+        revision: Int64, registeredClusters: [String], workspaces: [WorkspaceSpec],
+        clusterRecords: [ClusterStatusRecord], statusRecords: [ResourceStatusRecord]
+    ) {
+        self.revision = revision
+        self.registeredClusters = Array(Set(registeredClusters)).sorted()
+        self.workspaces = workspaces
+        self.clusterRecords = Dictionary(clusterRecords.map { ($0.cluster, $0) }, uniquingKeysWith: { first, _ in first })
+        var byCluster: [String: [ResourceKey: ResourceStatusRecord]] = [:]
+        for record in statusRecords {
+            byCluster[record.cluster, default: [:]][record.key] = record
+        }
+        self.statusRecords = byCluster
+    }
+
+    /// Reads what it needs from the store: registered clusters, workspaces, agents' records.
+    public static func load(from store: any ResourceStore) async throws -> StatusContext {
+        let revision = try await store.revision()
+        let clusters = try await store.list(kind: .kubernetesCluster, namespace: nil)
+        let workspaces = try await store.list(kind: .workspace, namespace: nil).compactMap { stored -> WorkspaceSpec? in
+            if case .workspace(let spec) = stored.resource.spec { return spec }
+            return nil
+        }
+        return StatusContext(
+            revision: revision,
+            registeredClusters: clusters.map(\.key.name),
+            workspaces: workspaces,
+            clusterRecords: try await store.clusterStatuses(),
+            statusRecords: try await store.resourceStatuses(cluster: nil)
+        )
+    }
+
+    /// The clusters a resource is distributed to. Admin resources (Workspace, KubernetesCluster)
+    /// are not distributed.
+    public func targetClusters(of key: ResourceKey) -> [String] {
+        switch key.kind {
+        case .workspace, .kubernetesCluster:
+            return []
+        case .externalService, .externalEndpoint:
+            return WorkspaceSelection.targetClusters(namespace: key.namespace, workspaces: workspaces, registeredClusters: registeredClusters)
+        }
+    }
+
+    /// The state of one stored resource, overall and per selected cluster.
+    public func entry(for stored: StoredResource) -> StatusReport.ResourceEntry {
+        let key = stored.key
+        var clusters: [StatusReport.ResourceCluster] = []
+        for cluster in targetClusters(of: key) {
+            if let record = statusRecords[cluster]?[key], record.observedGeneration == stored.generation {
+                clusters.append(.init(name: cluster, state: record.state, message: record.message, observedGeneration: record.observedGeneration))
+            } else {
+                let observed = statusRecords[cluster]?[key]?.observedGeneration
+                let message: String
+                if let connection = clusterRecords[cluster], connection.connected {
+                    message = "waiting for the agent to apply generation \(stored.generation)"
+                } else if let lastSeen = clusterRecords[cluster]?.lastSeen {
+                    message = "agent disconnected since \(RFC3339.string(from: lastSeen))"
+                } else {
+                    message = "no agent has connected for this cluster yet"
+                }
+                clusters.append(.init(name: cluster, state: .pending, message: message, observedGeneration: observed))
+            }
+        }
+        let (state, message) = summarize(stored: stored, clusters: clusters)
+        return .init(
+            kind: key.kind.rawValue, namespace: key.namespace, name: key.name,
+            generation: stored.generation, state: state, message: message, clusters: clusters
+        )
+    }
+
+    private func summarize(stored: StoredResource, clusters: [StatusReport.ResourceCluster]) -> (ResourceState, String) {
+        let violations = Validator.validate(stored.resource)
+        if !violations.isEmpty {
+            return (.invalid, violations.map(\.description).joined(separator: "; "))
+        }
+        if clusters.isEmpty {
+            switch stored.key.kind {
+            case .workspace, .kubernetesCluster:
+                return (.accepted, "")
+            case .externalService, .externalEndpoint:
+                return (.accepted, registeredClusters.isEmpty ? "no cluster is registered yet" : "no workspace selects a registered cluster for namespace \(stored.key.namespace)")
+            }
+        }
+        let applied = clusters.filter { $0.state == .applied || $0.state == .warning }.count
+        let failed = clusters.filter { $0.state == .failed }
+        let warnings = clusters.filter { $0.state == .warning }
+        let pending = clusters.filter { $0.state == .pending }
+        var parts = ["\(applied)/\(clusters.count) clusters applied"]
+        parts += failed.map { "\($0.name) failed: \($0.message)" }
+        parts += warnings.map { "\($0.name) warning: \($0.message)" }
+        parts += pending.map { "\($0.name) pending: \($0.message)" }
+        let message = parts.joined(separator: "; ")
+        if !failed.isEmpty { return (.failed, message) }
+        if !warnings.isEmpty { return (.warning, message) }
+        if !pending.isEmpty { return (.pending, message) }
+        return (.accepted, message)
+    }
+
+    /// The whole report.
+    public func report(resources: [StoredResource], compactedRevision: Int64, now: Date) -> StatusReport {
+        var names = Set(registeredClusters)
+        names.formUnion(clusterRecords.keys)
+        let registered = Set(registeredClusters)
+        let clusters = names.sorted().map { name -> StatusReport.Cluster in
+            let record = clusterRecords[name]
+            let applied = record?.appliedRevision ?? 0
+            return .init(
+                name: name, registered: registered.contains(name), connected: record?.connected ?? false,
+                appliedRevision: applied, lag: max(0, revision - applied),
+                lastSeen: record?.lastSeen.map(RFC3339.string(from:)), agentVersion: record?.agentVersion,
+                outboundPolicy: record?.outboundPolicy
+            )
+        }
+        return StatusReport(
+            revision: revision, compactedRevision: compactedRevision, generatedAt: RFC3339.string(from: now),
+            clusters: clusters, resources: resources.map(entry(for:))
+        )
+    }
+}

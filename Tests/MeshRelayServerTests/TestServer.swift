@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+@testable import MeshRelayCLI
+import MeshRelayServer
+import Testing
+
+/// A real management server on 127.0.0.1 (port picked by the kernel) over a real SQLite file in a
+/// fresh temp directory; stopped and removed by `withTestServer`.
+struct TestServer: Sendable {
+    let port: Int
+    let token: String
+    let dataDirectory: String
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func client(token: String?) throws -> APIClient {
+        try APIClient(url: url, token: token, timeout: .seconds(60))
+    }
+
+    var authorized: APIClient {
+        get throws { try client(token: token) }
+    }
+
+    var anonymous: APIClient {
+        get throws { try client(token: nil) }
+    }
+}
+
+actor PortBox {
+    var port: Int?
+    func set(_ value: Int) { port = value }
+}
+
+func withTestServer(
+    maximumBodyBytes: Int = 1 << 20,
+    _ body: @Sendable (TestServer) async throws -> Void
+) async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-test-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let configuration = ServerConfiguration(dataDirectory: directory, apiHost: "127.0.0.1", apiPort: 0, maximumRequestBodyBytes: maximumBodyBytes)
+    let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    let box = PortBox()
+    let task = Task {
+        try await ManagementServer(configuration: configuration, logger: logger).run { port in await box.set(port) }
+    }
+    defer { task.cancel() }
+    // Wait (bounded) for the listener.
+    var port: Int?
+    for _ in 0..<600 {
+        if let bound = await box.port {
+            port = bound
+            break
+        }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    let boundPort = try #require(port, "the server did not start within 30 s")
+    let token = try String(contentsOfFile: configuration.effectiveTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    try await body(TestServer(port: boundPort, token: token, dataDirectory: directory))
+    task.cancel()
+    _ = await task.result
+}
+
+/// Decodes a JSON reply body into a dictionary for assertions.
+func json(_ reply: APIClient.Reply) throws -> [String: Any] {
+    let object = try JSONSerialization.jsonObject(with: Data(reply.body))
+    return try #require(object as? [String: Any], "reply is not a JSON object: \(reply.text)")
+}
+
+let googleManifest = """
+    apiVersion: networking.gloo.solo.io/v2
+    kind: ExternalService
+    metadata:
+      name: google
+      namespace: global
+    spec:
+      hosts:
+      - "www.google.com"
+      ports:
+      - name: http
+        number: 80
+        protocol: HTTP
+      selector: {}
+    """
