@@ -1,1 +1,5 @@
-print("meshrelay")
+import Foundation
+import MeshRelayCLI
+
+let code = await MeshRelayCommand.runMain()
+exit(code)

@@ -1,0 +1,55 @@
+public import ArgumentParser
+import Foundation
+
+/// The `meshrelay` command: server and kubectl-like client verbs.
+public struct MeshRelayCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "meshrelay",
+        abstract: "Multicluster egress control: ExternalServices from one management server to every cluster's agent.",
+        discussion: """
+            Client verbs find the server with --api or MESHRELAY_API (default http://127.0.0.1:9091) and the
+            admin token with --token-file or MESHRELAY_TOKEN (default ./meshrelay-data/admin.token).
+            Exit codes: 0 ok, 1 the server said no, 2 usage error, 3 cannot reach the server.
+            """,
+        version: MeshRelayVersion.current,
+        subcommands: [
+            ServerCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, DescribeCommand.self, StatusCommand.self,
+        ]
+    )
+
+    public init() {}
+
+    /// Parses the arguments, runs the verb, and returns the process exit code.
+    public static func runMain(arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Int32 {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                print(message)
+                return 0
+            }
+            printError(message)
+            return 2
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch let error as CLIError {
+            printError(error.message)
+            return error.exitCode
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { return 0 }
+            let message = fullMessage(for: error)
+            printError(message.isEmpty ? "\(error)" : message)
+            return code == .validationFailure ? 2 : 1
+        }
+    }
+}

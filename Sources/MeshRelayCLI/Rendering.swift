@@ -1,0 +1,149 @@
+import Foundation
+import MeshRelayModel
+import MeshRelayServer
+import Yams
+
+/// `get` tables per kind.
+enum ResourceTable {
+    static func render(kind: ResourceKind, objects: [APIObject], showNamespace: Bool, wide: Bool) -> String {
+        var header: [String] = showNamespace ? ["NAMESPACE", "NAME"] : ["NAME"]
+        switch kind {
+        case .externalService: header += ["HOSTS/ADDRESSES", "PORTS", "STATE"]
+        case .externalEndpoint: header += ["ADDRESS", "PORTS", "STATE"]
+        case .workspace: header += ["CLUSTERS", "NAMESPACES"]
+        case .kubernetesCluster: header += ["DOMAIN"]
+        }
+        if wide { header += ["GENERATION", "CLUSTERS APPLIED", "MESSAGE"] }
+        header.append("AGE")
+        let rows = objects.map { object -> [String] in
+            let meta = object.resource.metadata
+            var row: [String] = showNamespace ? [meta.namespace, meta.name] : [meta.name]
+            let state = object.status?.common.state.approval ?? "-"
+            switch object.resource.spec {
+            case .externalService(let spec):
+                let targets = (spec.hosts ?? []) + (spec.addresses ?? [])
+                row += [targets.joined(separator: ","), portsText(spec.ports ?? []), state]
+            case .externalEndpoint(let spec):
+                row += [spec.address, (spec.ports ?? []).map { "\($0.number)" + ($0.name.map { "(\($0))" } ?? "") }.joined(separator: ","), state]
+            case .workspace(let spec):
+                let clusters = spec.workloadClusters ?? []
+                row += [
+                    clusters.map(\.name).joined(separator: ","),
+                    Array(Set(clusters.flatMap { ($0.namespaces ?? []).map(\.name) })).sorted().joined(separator: ","),
+                ]
+            case .kubernetesCluster(let spec):
+                row += [spec.clusterDomain ?? "cluster.local"]
+            }
+            if wide {
+                let clusters = object.status?.clusters ?? []
+                let applied = clusters.filter { $0.state == .applied || $0.state == .warning }.count
+                row += [
+                    meta.generation.map(String.init) ?? "-", clusters.isEmpty ? "-" : "\(applied)/\(clusters.count)",
+                    object.status?.common.state.message ?? "",
+                ]
+            }
+            row.append(age(of: meta.creationTimestamp))
+            return row
+        }
+        return renderTable(header, rows)
+    }
+
+    static func portsText(_ ports: [ExternalServicePort]) -> String {
+        ports.map { "\($0.number)/\($0.protocol.rawValue)" }.joined(separator: ",")
+    }
+}
+
+/// `describe` text.
+enum ResourceDescription {
+    static func render(_ object: APIObject) throws(CLIError) -> String {
+        let resource = object.resource
+        let meta = resource.metadata
+        var lines: [String] = []
+        func field(_ name: String, _ value: String) {
+            lines.append((name + ":").padding(toLength: 20, withPad: " ", startingAt: 0) + value)
+        }
+        field("Name", meta.name)
+        field("Namespace", meta.namespace)
+        field("Kind", "\(resource.kind.rawValue) (\(resource.kind.apiVersion))")
+        field("Labels", labelsText(meta.labels))
+        field("Annotations", labelsText(meta.annotations))
+        field("UID", meta.uid ?? "-")
+        field("Generation", meta.generation.map(String.init) ?? "-")
+        field("Resource Version", meta.resourceVersion ?? "-")
+        field("Created", meta.creationTimestamp.map { "\($0) (\(age(of: $0)) ago)" } ?? "-")
+        lines.append("Spec:")
+        let specYAML: String
+        do {
+            let encoder = YAMLEncoder()
+            encoder.options.sortKeys = true
+            let data = try JSONEncoder().encode(resource)
+            let value = try JSONDecoder().decode([String: JSONValue].self, from: data)
+            specYAML = try encoder.encode(value["spec"] ?? .object([:]))
+        } catch {
+            throw .refused("cannot render the spec: \(error)")
+        }
+        lines += specYAML.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }.map { "  \($0)" }
+        if case .externalService(let spec) = resource.spec, let selector = spec.selector, selector.isEmpty {
+            lines.append("  # an empty selector selects no ExternalEndpoint: the hosts are resolved by DNS")
+        }
+        if let status = object.status {
+            lines.append("Status:")
+            field("  State", status.common.state.approval)
+            if let message = status.common.state.message, !message.isEmpty {
+                field("  Message", message)
+            }
+            let clusters = status.clusters ?? []
+            lines.append("Clusters:")
+            if clusters.isEmpty {
+                lines.append("  <none selected>")
+            } else {
+                let table = renderTable(
+                    ["CLUSTER", "STATE", "GENERATION", "MESSAGE"],
+                    clusters.map { [$0.name, $0.state.rawValue, $0.observedGeneration.map(String.init) ?? "-", $0.message] }
+                )
+                lines += table.split(separator: "\n").map { "  \($0)" }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func labelsText(_ labels: [String: String]?) -> String {
+        guard let labels, !labels.isEmpty else { return "<none>" }
+        return labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+}
+
+/// `status` text: clusters, then resources that are not fully applied.
+enum StatusTable {
+    static func render(_ report: StatusReport) -> String {
+        var lines = ["Revision: \(report.revision)   (change log kept from revision \(report.compactedRevision))", ""]
+        if report.clusters.isEmpty {
+            lines.append("Clusters: none registered (apply a KubernetesCluster per workload cluster)")
+        } else {
+            lines.append(
+                renderTable(
+                    ["CLUSTER", "REGISTERED", "CONNECTED", "POLICY", "APPLIED REVISION", "LAG", "LAST SEEN", "AGENT"],
+                    report.clusters.map {
+                        [
+                            $0.name, $0.registered ? "yes" : "no", $0.connected ? "yes" : "no", $0.outboundPolicy ?? "-",
+                            String($0.appliedRevision), String($0.lag), $0.lastSeen ?? "never", $0.agentVersion ?? "-",
+                        ]
+                    }
+                )
+            )
+        }
+        lines.append("")
+        let notDone = report.resources.filter { $0.state != .accepted }
+        let accepted = report.resources.count - notDone.count
+        lines.append("Resources: \(report.resources.count) (\(accepted) accepted, \(notDone.count) not fully applied)")
+        if !notDone.isEmpty {
+            lines.append(
+                renderTable(
+                    ["KIND", "NAMESPACE", "NAME", "GENERATION", "STATE", "MESSAGE"],
+                    notDone.map { [$0.kind, $0.namespace, $0.name, String($0.generation), $0.state.rawValue, $0.message] }
+                )
+            )
+        }
+        return lines.joined(separator: "\n")
+    }
+}

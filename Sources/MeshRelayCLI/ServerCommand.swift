@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeshRelayServer
+
+/// `HOST:PORT` or `[IPv6]:PORT`.
+struct ListenAddress: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    var host: String
+    var port: Int
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    init?(argument: String) {
+        let hostPart: Substring
+        let portPart: Substring
+        if argument.hasPrefix("[") {
+            guard let close = argument.firstIndex(of: "]"), argument[argument.index(after: close)...].hasPrefix(":") else { return nil }
+            hostPart = argument[argument.index(after: argument.startIndex)..<close]
+            portPart = argument[argument.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = argument.lastIndex(of: ":") else { return nil }
+            hostPart = argument[..<colon]
+            portPart = argument[argument.index(after: colon)...]
+        }
+        guard !hostPart.isEmpty, let port = Int(portPart), (0...65535).contains(port) else { return nil }
+        self.host = String(hostPart)
+        self.port = port
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    var defaultValueDescription: String { description }
+}
+
+/// Log output formats.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the management server (HTTP API on the embedded SQLite store; agents' relay).",
+        discussion: "Stops gracefully on SIGTERM or SIGINT. Creates DATA_DIR/admin.token (0600) on first start."
+    )
+
+    @Option(name: .customLong("data-dir"), help: "Where meshrelay.db and admin.token live.")
+    var dataDir = "./meshrelay-data"
+
+    @Option(name: .customLong("api-listen"), help: "HTTP API address (HOST:PORT; port 0 picks a free one).")
+    var apiListen = ListenAddress(host: "127.0.0.1", port: 9091)
+
+    @Option(name: .customLong("relay-listen"), help: "Relay (agents) address, HOST:PORT.")
+    var relayListen = ListenAddress(host: "127.0.0.1", port: 9900)
+
+    @Option(name: .customLong("certs-dir"), help: "Directory with ca.crt, server.crt, server.key for the relay.")
+    var certsDir: String?
+
+    @Option(name: .customLong("token-file"), help: "Admin token file (default DATA_DIR/admin.token, generated when missing).")
+    var tokenFile: String?
+
+    @Option(name: .customLong("max-body-bytes"), help: "Largest accepted API request body.")
+    var maxBodyBytes = 64 << 20
+
+    @Option(name: .customLong("changelog-retention"), help: "Revisions of change log kept for agents' delta resync.")
+    var changelogRetention: Int64 = 100_000
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line).")
+    var logFormat: LogFormat = .text
+
+    func validate() throws {
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
+        if changelogRetention < 1 { throw ValidationError("--changelog-retention must be at least 1") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let format = logFormat
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler =
+                switch format {
+                case .text: StreamLogHandler.standardError(label: label)
+                case .json: JSONLogHandler(label: label)
+                }
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "meshrelay.server")
+        let configuration = ServerConfiguration(
+            dataDirectory: dataDir, apiHost: apiListen.host, apiPort: apiListen.port,
+            relayHost: relayListen.host, relayPort: relayListen.port, certificatesDirectory: certsDir,
+            tokenFile: tokenFile, maximumRequestBodyBytes: maxBodyBytes, changeLogRetention: changelogRetention
+        )
+        do {
+            try await ManagementServer(configuration: configuration, logger: logger).run()
+        } catch let error as ServerError {
+            throw CLIError.refused("meshrelay server: \(error.message)")
+        }
+    }
+}

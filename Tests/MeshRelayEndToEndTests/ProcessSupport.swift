@@ -1,0 +1,195 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// The `meshrelay` binary SwiftPM built next to the test bundle (or `MESHRELAY_BIN`).
+func meshrelayBinary() throws -> String {
+    if let override = ProcessInfo.processInfo.environment["MESHRELAY_BIN"] {
+        return override
+    }
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var directory = executable.deletingLastPathComponent()
+    // The test runner may live inside a .xctest bundle directory.
+    for _ in 0..<3 {
+        let candidate = directory.appendingPathComponent("meshrelay").path
+        if FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        directory = directory.deletingLastPathComponent()
+    }
+    throw ProcessFailure("cannot find the meshrelay binary near \(executable.path); set MESHRELAY_BIN")
+}
+
+struct ProcessFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The outcome of a finished CLI run.
+struct CommandResult {
+    var exitCode: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `meshrelay ARGS` to completion (bounded by `timeout`), collecting its output.
+func runMeshrelay(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], timeout: Duration = .seconds(120)) async throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try meshrelayBinary())
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env["MESHRELAY_API"] = nil
+    env["MESHRELAY_TOKEN"] = nil
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    let outBuffer = OutputCollector(out.fileHandleForReading)
+    let errBuffer = OutputCollector(err.fileHandleForReading)
+    try process.run()
+    if let stdin {
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+    }
+    try? input.fileHandleForWriting.close()
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning {
+        if ContinuousClock.now > deadline {
+            process.terminate()
+            process.waitUntilExit()
+            throw ProcessFailure("meshrelay \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+        }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    process.waitUntilExit()
+    return CommandResult(exitCode: process.terminationStatus, stdout: outBuffer.waitForEnd(), stderr: errBuffer.waitForEnd())
+}
+
+/// Accumulates a pipe's output on a background thread.
+final class OutputCollector: Sendable {
+    private let state = Mutex<(text: String, done: Bool)>(("", false))
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                let chunk = String(decoding: data, as: UTF8.self)
+                state.withLock { $0.text += chunk }
+            }
+            state.withLock { $0.done = true }
+        }
+    }
+
+    var text: String { state.withLock { $0.text } }
+
+    /// The whole output once the writer closed the pipe (bounded wait).
+    func waitForEnd() -> String {
+        for _ in 0..<500 {
+            if state.withLock({ $0.done }) { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return text
+    }
+}
+
+/// A `meshrelay server` child process on 127.0.0.1 with a kernel-picked API port.
+final class ServerProcess: Sendable {
+    let process: Process
+    let log: OutputCollector
+    let port: Int
+    let dataDirectory: String
+
+    var url: String { "http://127.0.0.1:\(port)" }
+    var tokenFile: String { dataDirectory + "/admin.token" }
+
+    /// Starts the server and waits (bounded) until it logs that it is ready.
+    init(dataDirectory: String) async throws {
+        self.dataDirectory = dataDirectory
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try meshrelayBinary())
+        process.arguments = [
+            "server", "--data-dir", dataDirectory, "--api-listen", "127.0.0.1:0", "--relay-listen", "127.0.0.1:0", "--log-format", "json",
+        ]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        let log = OutputCollector(err.fileHandleForReading)
+        try process.run()
+        var port: Int?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while port == nil && ContinuousClock.now < deadline && process.isRunning {
+            port = Self.readyPort(in: log.text)
+            if port == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        guard let port else {
+            if process.isRunning { process.terminate() }
+            throw ProcessFailure("meshrelay server did not become ready; its log:\n\(log.text)")
+        }
+        self.process = process
+        self.log = log
+        self.port = port
+    }
+
+    private static func readyPort(in log: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains("meshrelay server ready") {
+            guard let data = line.data(using: .utf8),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let address = object["api.address"] as? String,
+                let colon = address.lastIndex(of: ":")
+            else { continue }
+            return Int(address[address.index(after: colon)...])
+        }
+        return nil
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    func kill9() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM and wait for the graceful exit status.
+    func terminate() -> Int32 {
+        if process.isRunning {
+            process.terminate()
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+func temporaryDirectory() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-e2e-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func externalServiceManifest(name: String, namespace: String = "global", host: String, port: Int = 443) -> String {
+    """
+    apiVersion: networking.gloo.solo.io/v2
+    kind: ExternalService
+    metadata:
+      name: \(name)
+      namespace: \(namespace)
+    spec:
+      hosts:
+      - "\(host)"
+      ports:
+      - name: https
+        number: \(port)
+        protocol: HTTPS
+    """
+}
