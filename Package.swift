@@ -80,9 +80,14 @@ let package = Package(
             dependencies: ["MeshRelayCLI"],
             swiftSettings: swiftSettings
         ),
+        // Fixtures shared by the test suites (the seed guide's manifests, verbatim).
+        .target(
+            name: "MeshRelayTesting",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MeshRelayModelTests",
-            dependencies: ["MeshRelayModel"],
+            dependencies: ["MeshRelayModel", "MeshRelayTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -100,7 +105,7 @@ let package = Package(
             dependencies: [
                 // Real sockets on 127.0.0.1 through the CLI's own HTTP client; HummingbirdTesting
                 // would pull in async-http-client (minutes of build) for no extra coverage.
-                "MeshRelayServer", "MeshRelayStore", "MeshRelayModel", "MeshRelayCLI",
+                "MeshRelayServer", "MeshRelayStore", "MeshRelayModel", "MeshRelayCLI", "MeshRelayTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -108,7 +113,7 @@ let package = Package(
         // Starts the real `meshrelay` binary (kill -9 durability, CLI exit codes).
         .testTarget(
             name: "MeshRelayEndToEndTests",
-            dependencies: ["meshrelay", "MeshRelayModel"],
+            dependencies: ["meshrelay", "MeshRelayModel", "MeshRelayTesting"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -38,10 +38,13 @@ struct APIClient: Sendable {
 
     /// Sends one request and collects the whole reply.
     /// - Throws: ``CLIError`` with exit code 3 when the server cannot be reached or does not answer.
-    func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/yaml") async throws(CLIError) -> Reply {
+    func send(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/yaml",
+        accept: String = "application/json"
+    ) async throws(CLIError) -> Reply {
         do {
             return try await withThrowingTaskGroup(of: Reply?.self) { group in
-                group.addTask { try await exchange(method, path, body: body, contentType: contentType) }
+                group.addTask { try await exchange(method, path, body: body, contentType: contentType, accept: accept) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     return nil
@@ -68,7 +71,7 @@ struct APIClient: Sendable {
         return "\(error)"
     }
 
-    private func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, contentType: String) async throws -> Reply {
+    private func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, contentType: String, accept: String) async throws -> Reply {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .connect(host: host, port: port) { channel in
@@ -80,7 +83,7 @@ struct APIClient: Sendable {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: "\(host):\(port)")
         headers.add(name: "User-Agent", value: "meshrelay-cli/\(MeshRelayVersion.current)")
-        headers.add(name: "Accept", value: "application/json")
+        headers.add(name: "Accept", value: accept)
         headers.add(name: "Connection", value: "close")
         if let token {
             headers.add(name: "Authorization", value: "Bearer \(token)")

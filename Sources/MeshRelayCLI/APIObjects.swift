@@ -29,11 +29,6 @@ struct APIObject: Decodable {
     }
 }
 
-/// A list as the API returns it.
-struct APIList: Decodable {
-    var items: [APIObject]
-}
-
 /// `POST /api/v1/apply` and `/api/v1/delete` replies.
 struct BatchReply: Decodable {
     struct Entry: Decodable {

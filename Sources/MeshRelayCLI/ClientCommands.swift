@@ -22,13 +22,6 @@ func yamlDocuments(_ values: [JSONValue]) throws(CLIError) -> String {
     }
 }
 
-func prettyJSON(_ reply: APIClient.Reply) -> String {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(reply.body)),
-        let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    else { return reply.text }
-    return String(decoding: data, as: UTF8.self)
-}
-
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
@@ -94,12 +87,16 @@ struct GetCommand: AsyncParsableCommand {
         let kind = try resolveKind(kind)
         let api = try client.client()
         let namespace = allNamespaces ? nil : (self.namespace ?? "default")
-        let reply = try await api.send(.GET, resourcePath(kind: kind, namespace: namespace, name: name))
+        let table = output == .table || output == .wide
+        let reply = try await api.send(
+            .GET, resourcePath(kind: kind, namespace: namespace, name: name),
+            accept: table ? "application/json;as=Table;g=meta.k8s.io;v=v1" : "application/json"
+        )
         guard reply.status == 200 else { throw serverRefusal(reply) }
         let text: String
         switch output {
         case .json:
-            text = prettyJSON(reply)
+            text = JSONIndenter.indent(reply.body)
         case .yaml:
             if name != nil {
                 text = try yamlDocuments([decode(JSONValue.self, from: reply)])
@@ -108,12 +105,12 @@ struct GetCommand: AsyncParsableCommand {
                 text = try yamlDocuments(decode(Items.self, from: reply).items)
             }
         case .table, .wide:
-            let objects = name != nil ? [try decode(APIObject.self, from: reply)] : try decode(APIList.self, from: reply).items
-            if objects.isEmpty {
+            let serverTable = try decode(ServerTable.self, from: reply)
+            if serverTable.rows.isEmpty {
                 printError(namespace.map { "No resources found in \($0) namespace." } ?? "No resources found.")
                 return
             }
-            text = ResourceTable.render(kind: kind, objects: objects, showNamespace: allNamespaces, wide: output == .wide)
+            text = serverTable.render(showNamespace: allNamespaces, wide: output == .wide)
         }
         FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
@@ -221,7 +218,7 @@ struct StatusCommand: AsyncParsableCommand {
         guard reply.status == 200 else { throw serverRefusal(reply) }
         switch output {
         case .json:
-            print(prettyJSON(reply))
+            print(JSONIndenter.indent(reply.body))
         case .table:
             let report = try decode(StatusReport.self, from: reply)
             print(StatusTable.render(report))

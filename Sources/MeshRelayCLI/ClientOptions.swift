@@ -54,8 +54,14 @@ func serverRefusal(_ reply: APIClient.Reply, lineMap: ManifestSources? = nil) ->
     guard let status = try? JSONDecoder().decode(ServerStatus.self, from: Data(reply.body)) else {
         return .refused("Error from server (HTTP \(reply.status)): \(reply.text.trimmingCharacters(in: .whitespacesAndNewlines))")
     }
-    var lines = ["Error from server (\(status.reason ?? "HTTP \(reply.status)")): \(status.message ?? "")"]
-    for cause in status.details?.causes ?? [] {
+    let causes = status.details?.causes ?? []
+    var message = status.message ?? ""
+    if !causes.isEmpty, let colon = message.range(of: ": ") {
+        // The causes below carry the details (with file:line for syntax errors).
+        message = String(message[..<colon.lowerBound]) + ":"
+    }
+    var lines = ["Error from server (\(status.reason ?? "HTTP \(reply.status)")): \(message)"]
+    for cause in causes {
         var place = ""
         if let line = cause.line {
             place = lineMap?.describe(line: line, column: cause.column) ?? "line \(line)\(cause.column.map { ", column \($0)" } ?? "")"

@@ -3,53 +3,35 @@ import MeshRelayModel
 import MeshRelayServer
 import Yams
 
-/// `get` tables per kind.
-enum ResourceTable {
-    static func render(kind: ResourceKind, objects: [APIObject], showNamespace: Bool, wide: Bool) -> String {
-        var header: [String] = showNamespace ? ["NAMESPACE", "NAME"] : ["NAME"]
-        switch kind {
-        case .externalService: header += ["HOSTS/ADDRESSES", "PORTS", "STATE"]
-        case .externalEndpoint: header += ["ADDRESS", "PORTS", "STATE"]
-        case .workspace: header += ["CLUSTERS", "NAMESPACES"]
-        case .kubernetesCluster: header += ["DOMAIN"]
-        }
-        if wide { header += ["GENERATION", "CLUSTERS APPLIED", "MESSAGE"] }
-        header.append("AGE")
-        let rows = objects.map { object -> [String] in
-            let meta = object.resource.metadata
-            var row: [String] = showNamespace ? [meta.namespace, meta.name] : [meta.name]
-            let state = object.status?.common.state.approval ?? "-"
-            switch object.resource.spec {
-            case .externalService(let spec):
-                let targets = (spec.hosts ?? []) + (spec.addresses ?? [])
-                row += [targets.joined(separator: ","), portsText(spec.ports ?? []), state]
-            case .externalEndpoint(let spec):
-                row += [spec.address, (spec.ports ?? []).map { "\($0.number)" + ($0.name.map { "(\($0))" } ?? "") }.joined(separator: ","), state]
-            case .workspace(let spec):
-                let clusters = spec.workloadClusters ?? []
-                row += [
-                    clusters.map(\.name).joined(separator: ","),
-                    Array(Set(clusters.flatMap { ($0.namespaces ?? []).map(\.name) })).sorted().joined(separator: ","),
-                ]
-            case .kubernetesCluster(let spec):
-                row += [spec.clusterDomain ?? "cluster.local"]
-            }
-            if wide {
-                let clusters = object.status?.clusters ?? []
-                let applied = clusters.filter { $0.state == .applied || $0.state == .warning }.count
-                row += [
-                    meta.generation.map(String.init) ?? "-", clusters.isEmpty ? "-" : "\(applied)/\(clusters.count)",
-                    object.status?.common.state.message ?? "",
-                ]
-            }
-            row.append(age(of: meta.creationTimestamp))
-            return row
-        }
-        return renderTable(header, rows)
+/// A `meta.k8s.io/v1` `Table`, as the server prints it for `get` (see docs/api.md).
+struct ServerTable: Decodable {
+    struct Column: Decodable {
+        var name: String
+        var priority: Int
     }
+    struct Row: Decodable {
+        struct Object: Decodable {
+            struct Metadata: Decodable { var namespace: String? }
+            var metadata: Metadata
+        }
+        var cells: [String]
+        var object: Object?
+    }
+    var columnDefinitions: [Column]
+    var rows: [Row]
 
-    static func portsText(_ ports: [ExternalServicePort]) -> String {
-        ports.map { "\($0.number)/\($0.protocol.rawValue)" }.joined(separator: ",")
+    /// Text columns like kubectl: upper-case headers, wide columns only with `-o wide`, a
+    /// NAMESPACE column first when listing across namespaces.
+    func render(showNamespace: Bool, wide: Bool) -> String {
+        let shown = columnDefinitions.indices.filter { wide || columnDefinitions[$0].priority == 0 }
+        var header = shown.map { columnDefinitions[$0].name.uppercased() }
+        if showNamespace { header.insert("NAMESPACE", at: 0) }
+        let body = rows.map { row -> [String] in
+            var cells = shown.map { $0 < row.cells.count ? row.cells[$0] : "" }
+            if showNamespace { cells.insert(row.object?.metadata.namespace ?? "", at: 0) }
+            return cells
+        }
+        return renderTable(header, body)
     }
 }
 

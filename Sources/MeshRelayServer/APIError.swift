@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Hummingbird
 import MeshRelayModel
 import MeshRelayStore
@@ -141,6 +141,15 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) th
     let data = try apiJSONEncoder.encode(value)
     var buffer = ByteBuffer()
     buffer.writeBytes(data)
+    buffer.writeString("\n")
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+}
+
+/// An `application/json` response from already-serialized bytes.
+func jsonResponse(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+    var buffer = ByteBuffer()
+    buffer.reserveCapacity(bytes.count + 1)
+    buffer.writeBytes(bytes)
     buffer.writeString("\n")
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
 }

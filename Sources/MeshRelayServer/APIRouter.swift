@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Hummingbird
 public import Logging
 import MeshRelayModel
@@ -14,6 +14,7 @@ public struct APIRouter: Sendable {
     let metricsText: @Sendable () -> String
     let maximumBodyBytes: Int
     let logger: Logger
+    let validation = ValidationCache()
 
     /// - Parameters:
     ///   - store: Where resources live.
@@ -59,17 +60,20 @@ public struct APIRouter: Sendable {
         router.post("/api/v1/delete") { request, _ in try await deleteBatch(request) }
 
         let base = "/apis/:group/:version"
-        router.get("\(base)/:plural") { _, context in
-            try await list(kind: try kind(context), namespace: nil)
+        router.get("\(base)/:plural") { request, context in
+            try await list(kind: try kind(context), namespace: nil, table: ResourceTable.isRequested(accept: request.headers[.accept]))
         }
-        router.get("\(base)/namespaces/:namespace/:plural") { _, context in
-            try await list(kind: try kind(context), namespace: try context.parameters.require("namespace"))
+        router.get("\(base)/namespaces/:namespace/:plural") { request, context in
+            try await list(
+                kind: try kind(context), namespace: try context.parameters.require("namespace"),
+                table: ResourceTable.isRequested(accept: request.headers[.accept])
+            )
         }
         router.post("\(base)/namespaces/:namespace/:plural") { request, context in
             try await applyOne(request, kind: try kind(context), namespace: try context.parameters.require("namespace"), name: nil)
         }
-        router.get("\(base)/namespaces/:namespace/:plural/:name") { _, context in
-            try await getOne(try key(context))
+        router.get("\(base)/namespaces/:namespace/:plural/:name") { request, context in
+            try await getOne(try key(context), table: ResourceTable.isRequested(accept: request.headers[.accept]))
         }
         router.put("\(base)/namespaces/:namespace/:plural/:name") { request, context in
             let key = try key(context)
@@ -158,7 +162,11 @@ public struct APIRouter: Sendable {
     }
 
     private func applyBatch(_ request: Request) async throws -> Response {
-        let resources = try loadManifest(try await body(request))
+        let text = try await body(request)
+        defer {
+            if text.utf8.count >= MemoryTrimmer.largeRequestBytes { MemoryTrimmer.trimSoon() }
+        }
+        let resources = try loadManifest(text)
         let result = try await apply(resources)
         let entries = result.outcomes.map {
             ResultEntry(
@@ -182,28 +190,29 @@ public struct APIRouter: Sendable {
         guard let stored = try await timed("get", { try await store.get(resource.key) }) else {
             throw APIError.notFound(resource.key)
         }
-        let context = try await timed("status") { try await StatusContext.load(from: store) }
+        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
         let created = result.outcomes.first?.action == .created
-        return try jsonResponse(ResourceObject(stored: stored, context: context), status: created ? .created : .ok)
+        return jsonResponse(bytes: ResourceObject.body(stored, context: context), status: created ? .created : .ok)
     }
 
-    private func getOne(_ key: ResourceKey) async throws -> Response {
+    private func getOne(_ key: ResourceKey, table: Bool) async throws -> Response {
         guard let stored = try await timed("get", { try await store.get(key) }) else {
             throw APIError.notFound(key)
         }
-        let context = try await timed("status") { try await StatusContext.load(from: store) }
-        return try jsonResponse(ResourceObject(stored: stored, context: context))
+        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
+        if table {
+            return jsonResponse(bytes: ResourceTable.body(kind: key.kind, items: [stored], context: context, now: Date()))
+        }
+        return jsonResponse(bytes: ResourceObject.body(stored, context: context))
     }
 
-    private func list(kind: ResourceKind, namespace: String?) async throws -> Response {
+    private func list(kind: ResourceKind, namespace: String?, table: Bool) async throws -> Response {
         let items = try await timed("list") { try await store.list(kind: kind, namespace: namespace) }
-        let context = try await timed("status") { try await StatusContext.load(from: store) }
-        let list = ResourceList(
-            apiVersion: kind.apiVersion, kind: "\(kind.rawValue)List",
-            metadata: .init(resourceVersion: String(context.revision)),
-            items: items.map { ResourceObject(stored: $0, context: context) }
-        )
-        return try jsonResponse(list)
+        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
+        if table {
+            return jsonResponse(bytes: ResourceTable.body(kind: kind, items: items, context: context, now: Date()))
+        }
+        return jsonResponse(bytes: ResourceObject.listBody(kind: kind, items: items, context: context))
     }
 
     private func deleteOne(_ key: ResourceKey) async throws -> Response {
@@ -276,7 +285,7 @@ public struct APIRouter: Sendable {
 
     private func status() async throws -> Response {
         let resources = try await timed("list") { try await store.list(kind: nil, namespace: nil) }
-        let context = try await timed("status") { try await StatusContext.load(from: store) }
+        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
         let compacted = try await timed("status") { try await store.compactedRevision() }
         return try jsonResponse(context.report(resources: resources, compactedRevision: compacted, now: Date()))
     }

@@ -63,11 +63,13 @@ public struct StatusContext: Sendable {
     public let workspaces: [WorkspaceSpec]
     public let clusterRecords: [String: ClusterStatusRecord]
     public let statusRecords: [String: [ResourceKey: ResourceStatusRecord]]
+    let validation: ValidationCache
 
     public init(
         revision: Int64, registeredClusters: [String], workspaces: [WorkspaceSpec],
-        clusterRecords: [ClusterStatusRecord], statusRecords: [ResourceStatusRecord]
+        clusterRecords: [ClusterStatusRecord], statusRecords: [ResourceStatusRecord], validation: ValidationCache = ValidationCache()
     ) {
+        self.validation = validation
         self.revision = revision
         self.registeredClusters = Array(Set(registeredClusters)).sorted()
         self.workspaces = workspaces
@@ -80,7 +82,7 @@ public struct StatusContext: Sendable {
     }
 
     /// Reads what it needs from the store: registered clusters, workspaces, agents' records.
-    public static func load(from store: any ResourceStore) async throws -> StatusContext {
+    public static func load(from store: any ResourceStore, validation: ValidationCache = ValidationCache()) async throws -> StatusContext {
         let revision = try await store.revision()
         let clusters = try await store.list(kind: .kubernetesCluster, namespace: nil)
         let workspaces = try await store.list(kind: .workspace, namespace: nil).compactMap { stored -> WorkspaceSpec? in
@@ -92,7 +94,8 @@ public struct StatusContext: Sendable {
             registeredClusters: clusters.map(\.key.name),
             workspaces: workspaces,
             clusterRecords: try await store.clusterStatuses(),
-            statusRecords: try await store.resourceStatuses(cluster: nil)
+            statusRecords: try await store.resourceStatuses(cluster: nil),
+            validation: validation
         )
     }
 
@@ -135,9 +138,8 @@ public struct StatusContext: Sendable {
     }
 
     private func summarize(stored: StoredResource, clusters: [StatusReport.ResourceCluster]) -> (ResourceState, String) {
-        let violations = Validator.validate(stored.resource)
-        if !violations.isEmpty {
-            return (.invalid, violations.map(\.description).joined(separator: "; "))
+        if let problems = validation.problems(of: stored) {
+            return (.invalid, problems)
         }
         if clusters.isEmpty {
             switch stored.key.kind {

@@ -11,16 +11,26 @@ public struct StoredResource: Sendable, Hashable {
     public var generation: Int64
     /// The store revision at which this resource last changed (spec, labels or annotations).
     public var resourceVersion: Int64
+    /// When the resource was created.
     public var createdAt: Date
+    /// When the resource last changed.
     public var updatedAt: Date
+    /// The spec's canonical JSON exactly as stored (``ResourceSpec/canonicalJSON()``), so that
+    /// API responses can embed it without encoding the spec again.
+    public var specJSON: String
 
-    public init(resource: Resource, uid: String, generation: Int64, resourceVersion: Int64, createdAt: Date, updatedAt: Date) {
+    /// Creates a stored resource; stores fill it in from their rows.
+    public init(
+        resource: Resource, uid: String, generation: Int64, resourceVersion: Int64, createdAt: Date, updatedAt: Date,
+        specJSON: String
+    ) {
         self.resource = resource
         self.uid = uid
         self.generation = generation
         self.resourceVersion = resourceVersion
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.specJSON = specJSON
     }
 
     public var key: ResourceKey { resource.key }

@@ -93,7 +93,8 @@ enum SQLiteCoding {
                 generation: try row.decode(Int64.self, atIndex: 7),
                 resourceVersion: try row.decode(Int64.self, atIndex: 8),
                 createdAt: date(try row.decode(Double.self, atIndex: 9)),
-                updatedAt: date(try row.decode(Double.self, atIndex: 10))
+                updatedAt: date(try row.decode(Double.self, atIndex: 10)),
+                specJSON: spec
             )
         } catch {
             throw StoreError(

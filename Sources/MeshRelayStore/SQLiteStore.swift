@@ -44,6 +44,7 @@ public final class SQLiteStore: ResourceStore {
     private let pool: DatabasePool
     private let logger: Logger
     private let now: @Sendable () -> Date
+    private let cache = DecodedResourceCache()
 
     /// Schema migrations this binary knows, in order (recorded in the file's `grdb_migrations`).
     public static var knownMigrations: [String] { SQLiteSchema.knownMigrations }
@@ -226,15 +227,31 @@ public final class SQLiteStore: ResourceStore {
             """
         let statementArguments = StatementArguments(arguments)
         return try await perform("list") {
-            try await pool.read { db in
+            let cache = self.cache
+            let listed = try await pool.read { db in
                 let decoder = JSONDecoder()
                 var result: [StoredResource] = []
+                var decoded: [StoredResource] = []
                 let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: statementArguments)
                 while let row = try rows.next() {
-                    result.append(try SQLiteCoding.decodeResource(row, decoder: decoder))
+                    let key = try SQLiteCoding.decodeKey(row)
+                    let uid: String = try row.decode(String.self, atIndex: 3)
+                    let version: Int64 = try row.decode(Int64.self, atIndex: 8)
+                    if let cached = cache.lookup(key, uid: uid, resourceVersion: version) {
+                        result.append(cached)
+                    } else {
+                        let resource = try SQLiteCoding.decodeResource(row, decoder: decoder)
+                        result.append(resource)
+                        decoded.append(resource)
+                    }
                 }
+                cache.store(decoded)
                 return result
             }
+            if kind == nil && namespace == nil {
+                cache.replaceAll(with: listed)
+            }
+            return listed
         }
     }
 

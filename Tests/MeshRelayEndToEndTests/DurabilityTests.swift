@@ -1,4 +1,5 @@
 import Foundation
+import MeshRelayTesting
 import Testing
 
 @Suite("meshrelay server and CLI as real processes", .serialized)
@@ -79,21 +80,7 @@ struct DurabilityTests {
         #expect(broken.stderr.contains("broken.yaml:"), "\(broken.stderr)")
 
         // The guide's manifest, then get/describe/status/delete in kubectl's habits.
-        let seed = """
-            apiVersion: networking.gloo.solo.io/v2
-            kind: ExternalService
-            metadata:
-              name: google
-              namespace: global
-            spec:
-              hosts:
-              - "www.google.com"
-              ports:
-              - name: http
-                number: 80
-                protocol: HTTP
-              selector: {}
-            """
+        let seed = SeedManifests.google
         let applied = try await runMeshrelay(["apply", "-f", "-"] + common, stdin: seed)
         #expect(applied.exitCode == 0)
         #expect(applied.stdout == "externalservice.networking.gloo.solo.io/google created\n")

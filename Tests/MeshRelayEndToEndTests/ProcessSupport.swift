@@ -1,4 +1,5 @@
 import Foundation
+import MeshRelayTesting
 import Synchronization
 import Testing
 
@@ -178,18 +179,5 @@ func temporaryDirectory() -> String {
 }
 
 func externalServiceManifest(name: String, namespace: String = "global", host: String, port: Int = 443) -> String {
-    """
-    apiVersion: networking.gloo.solo.io/v2
-    kind: ExternalService
-    metadata:
-      name: \(name)
-      namespace: \(namespace)
-    spec:
-      hosts:
-      - "\(host)"
-      ports:
-      - name: https
-        number: \(port)
-        protocol: HTTPS
-    """
+    SeedManifests.externalService(name: name, namespace: namespace, host: host, port: port)
 }

@@ -1,38 +1,11 @@
 @testable import MeshRelayModel
+import MeshRelayTesting
 
 /// Manifests used across the tests. The two ExternalServices are the Gloo guide's, verbatim.
 enum Fixtures {
-    static let google = """
-        apiVersion: networking.gloo.solo.io/v2
-        kind: ExternalService
-        metadata:
-          name: google
-          namespace: global
-        spec:
-          hosts:
-            - "www.google.com"
-          ports:
-            - name: http
-              number: 80
-              protocol: HTTP
-          selector: {}
-        """
+    static let google = SeedManifests.google
 
-    static let googleWildcard = """
-        apiVersion: networking.gloo.solo.io/v2
-        kind: ExternalService
-        metadata:
-          name: google-wildcard
-          namespace: bookinfo
-        spec:
-          hosts:
-            - "*.google.com"
-          ports:
-            - name: http
-              number: 80
-              protocol: HTTP
-          selector: {}
-        """
+    static let googleWildcard = SeedManifests.googleWildcard
 
     static let endpoint = """
         apiVersion: networking.gloo.solo.io/v2

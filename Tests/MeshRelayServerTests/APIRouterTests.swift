@@ -1,5 +1,6 @@
 import Foundation
 @testable import MeshRelayCLI
+import MeshRelayTesting
 import Testing
 
 @Suite("HTTP API on a real socket")
@@ -135,14 +136,7 @@ struct APIRouterTests {
 
     @Test func statusShowsRegisteredClustersAndPendingResources() async throws {
         try await withTestServer { server in
-            let manifest = """
-                apiVersion: admin.gloo.solo.io/v2
-                kind: KubernetesCluster
-                metadata: {name: cluster-1, namespace: gloo-mesh}
-                spec: {clusterDomain: cluster.local}
-                ---
-
-                """ + googleManifest
+            let manifest = SeedManifests.stream([SeedManifests.cluster("cluster-1"), googleManifest])
             let reply = try await server.authorized.send(.POST, "/api/v1/apply", body: Array(manifest.utf8))
             #expect(reply.status == 200, "\(reply.text)")
             let status = try json(try await server.anonymous.send(.GET, "/api/v1/status"))

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 @testable import MeshRelayCLI
 import MeshRelayServer
+import MeshRelayTesting
 import Testing
 
 /// A real management server on 127.0.0.1 (port picked by the kernel) over a real SQLite file in a
@@ -66,18 +67,4 @@ func json(_ reply: APIClient.Reply) throws -> [String: Any] {
     return try #require(object as? [String: Any], "reply is not a JSON object: \(reply.text)")
 }
 
-let googleManifest = """
-    apiVersion: networking.gloo.solo.io/v2
-    kind: ExternalService
-    metadata:
-      name: google
-      namespace: global
-    spec:
-      hosts:
-      - "www.google.com"
-      ports:
-      - name: http
-        number: 80
-        protocol: HTTP
-      selector: {}
-    """
+let googleManifest = SeedManifests.google
