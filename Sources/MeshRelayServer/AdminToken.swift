@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The bearer token that authorises mutations of the API.
 public struct AdminToken: Sendable {

@@ -1,5 +1,4 @@
-public import Foundation
-public import Logging
+import Foundation
 
 /// Everything `meshrelay server` needs to start.
 public struct ServerConfiguration: Sendable {
