@@ -25,12 +25,24 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // Resources, manifest decoding, validation, workspace selection. Pure: no IO.
         .target(
             name: "MeshRelayModel",
             dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // The relay protocol: frames, codec, payloads (protobuf, generated code committed), session
+        // state machines. NIOCore only: no sockets, no TLS.
+        .target(
+            name: "MeshRelayProtocol",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Proto"],
             swiftSettings: swiftSettings
         ),
         // The store protocol and its SQLite implementation (system libsqlite3 through GRDB).
@@ -49,6 +61,7 @@ let package = Package(
             dependencies: [
                 "MeshRelayModel",
                 "MeshRelayStore",
+                "MeshRelayProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -75,6 +88,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libFuzzer target for the frame decoder, payload decoder and session state machines.
+        // A normal build makes a replay tool (`meshrelay-fuzz FILES|DIRS`); scripts/fuzz.sh builds
+        // it with -D FUZZING -sanitize=fuzzer.
+        .executableTarget(
+            name: "MeshRelayFuzz",
+            dependencies: ["MeshRelayProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "meshrelay",
             dependencies: ["MeshRelayCLI"],
@@ -88,6 +109,18 @@ let package = Package(
         .testTarget(
             name: "MeshRelayModelTests",
             dependencies: ["MeshRelayModel", "MeshRelayTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshRelayProtocolTests",
+            dependencies: [
+                "MeshRelayProtocol",
+                "MeshRelayFuzz",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
