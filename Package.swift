@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
     ],
     targets: [
         // Resources, manifest decoding, validation, workspace selection. Pure: no IO.
@@ -43,6 +45,29 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["Proto"],
+            swiftSettings: swiftSettings
+        ),
+        // Mutual TLS for the relay (swift-nio-ssl) and the cluster identity of a client
+        // certificate (swift-certificates).
+        .target(
+            name: "MeshRelayTransport",
+            dependencies: [
+                "MeshRelayProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The relay agent: durable local state, connector (next), apply targets (later issues).
+        .target(
+            name: "MeshRelayAgent",
+            dependencies: [
+                "MeshRelayProtocol",
+                "MeshRelayTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The store protocol and its SQLite implementation (system libsqlite3 through GRDB).
@@ -120,6 +145,17 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshRelayTransportTests",
+            dependencies: [
+                "MeshRelayTransport", "MeshRelayProtocol", "MeshRelayAgent",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,107 @@
+import Foundation
+import MeshRelayProtocol
+
+/// The agent's durable copy of what it applied: `STATE_DIR/state.json`, replaced atomically
+/// (write a temporary file, fsync it, rename it over the old one, fsync the directory), so a
+/// kill at any moment leaves either the old or the new state, never a mix.
+public struct AgentStateFile: Sendable {
+    public let path: String
+
+    /// - Parameter directory: The agent's `--state-dir` (created when missing).
+    public init(directory: String) {
+        path = URL(fileURLWithPath: directory).appendingPathComponent("state.json").path
+    }
+
+    private struct Stored: Codable {
+        struct Resource: Codable {
+            var kind: String
+            var namespace: String
+            var name: String
+            var version: Int64
+            var generation: Int64
+            var labels: [String: String]
+            /// The canonical spec JSON as a string.
+            var spec: String
+        }
+        var format: Int
+        var cluster: String
+        var appliedRevision: Int64
+        var resources: [Resource]
+    }
+
+    /// The stored state, or `nil` when the agent never applied anything.
+    /// - Throws: ``AgentError`` when the file exists but cannot be read or belongs to another cluster.
+    public func load(cluster: String) throws(AgentError) -> AgentState? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let stored: Stored
+        do {
+            stored = try JSONDecoder().decode(Stored.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw AgentError(.stateFile, "the agent state \(path) cannot be read: \(error); move it away to start empty (the server resends everything)")
+        }
+        guard stored.format == 1 else {
+            throw AgentError(.stateFile, "the agent state \(path) has format \(stored.format), this agent reads format 1; upgrade the agent")
+        }
+        guard stored.cluster == cluster else {
+            throw AgentError(.stateFile, "the agent state \(path) belongs to cluster \(stored.cluster), not \(cluster); use one --state-dir per cluster")
+        }
+        var resources: [RelayResourceKey: RelayResource] = [:]
+        for item in stored.resources {
+            let key = RelayResourceKey(kind: item.kind, namespace: item.namespace, name: item.name)
+            resources[key] = RelayResource(key: key, version: item.version, generation: item.generation, labels: item.labels, specJSON: Array(item.spec.utf8))
+        }
+        return AgentState(cluster: cluster, appliedRevision: stored.appliedRevision, resources: resources)
+    }
+
+    /// Replaces the stored state atomically and durably.
+    public func save(_ state: AgentState) throws(AgentError) {
+        let stored = Stored(
+            format: 1, cluster: state.cluster, appliedRevision: state.appliedRevision,
+            resources: state.resources.values.sorted { $0.key < $1.key }.map {
+                Stored.Resource(
+                    kind: $0.key.kind, namespace: $0.key.namespace, name: $0.key.name, version: $0.version,
+                    generation: $0.generation, labels: $0.labels, spec: String(decoding: $0.specJSON, as: UTF8.self)
+                )
+            }
+        )
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let temporary = path + ".tmp"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let data = try encoder.encode(stored)
+            try Self.writeDurably(data, to: temporary)
+            guard rename(temporary, path) == 0 else {
+                throw AgentError(.stateFile, "cannot rename \(temporary) to \(path): errno \(errno)")
+            }
+            Self.syncDirectory(directory)
+        } catch let error as AgentError {
+            throw error
+        } catch {
+            throw AgentError(.stateFile, "cannot write the agent state to \(path): \(error); check --state-dir")
+        }
+    }
+
+    private static func writeDurably(_ data: Data, to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw AgentError(.stateFile, "cannot create \(path): errno \(errno)") }
+        defer { close(descriptor) }
+        try data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress?.advanced(by: offset), buffer.count - offset)
+                guard written > 0 else { throw AgentError(.stateFile, "cannot write \(path): errno \(errno)") }
+                offset += written
+            }
+        }
+        guard fsync(descriptor) == 0 else { throw AgentError(.stateFile, "cannot fsync \(path): errno \(errno)") }
+    }
+
+    private static func syncDirectory(_ directory: String) {
+        let descriptor = open(directory, O_RDONLY)
+        guard descriptor >= 0 else { return }
+        _ = fsync(descriptor)
+        close(descriptor)
+    }
+}
