@@ -55,8 +55,14 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("relay-listen"), help: "Relay (agents) address, HOST:PORT.")
     var relayListen = ListenAddress(host: "127.0.0.1", port: 9900)
 
-    @Option(name: .customLong("certs-dir"), help: "Directory with ca.crt, server.crt, server.key for the relay.")
+    @Option(
+        name: .customLong("certs-dir"),
+        help: "Directory with ca.crt, server.crt, server.key: enables the relay (mutual TLS). Without it agents cannot connect."
+    )
     var certsDir: String?
+
+    @Option(name: .customLong("heartbeat-interval"), help: "Relay heartbeat interval in seconds; a peer silent for 3 intervals is dropped.")
+    var heartbeatInterval: Double = 10
 
     @Option(name: .customLong("token-file"), help: "Admin token file (default DATA_DIR/admin.token, generated when missing).")
     var tokenFile: String?
@@ -79,6 +85,7 @@ struct ServerCommand: AsyncParsableCommand {
         }
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
         if changelogRetention < 1 { throw ValidationError("--changelog-retention must be at least 1") }
+        if !(0.05...3600).contains(heartbeatInterval) { throw ValidationError("--heartbeat-interval must be between 0.05 and 3600 seconds") }
     }
 
     func run() async throws {
@@ -97,7 +104,8 @@ struct ServerCommand: AsyncParsableCommand {
         let configuration = ServerConfiguration(
             dataDirectory: dataDir, apiHost: apiListen.host, apiPort: apiListen.port,
             relayHost: relayListen.host, relayPort: relayListen.port, certificatesDirectory: certsDir,
-            tokenFile: tokenFile, maximumRequestBodyBytes: maxBodyBytes, changeLogRetention: changelogRetention
+            tokenFile: tokenFile, maximumRequestBodyBytes: maxBodyBytes, changeLogRetention: changelogRetention,
+            heartbeatInterval: .milliseconds(Int64(heartbeatInterval * 1000))
         )
         do {
             try await ManagementServer(configuration: configuration, logger: logger).run()

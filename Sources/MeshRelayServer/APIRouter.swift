@@ -14,6 +14,7 @@ public struct APIRouter: Sendable {
     let metricsText: @Sendable () -> String
     let maximumBodyBytes: Int
     let logger: Logger
+    let onChange: @Sendable () -> Void
     let validation = ValidationCache()
 
     /// - Parameters:
@@ -23,10 +24,13 @@ public struct APIRouter: Sendable {
     ///   - metricsText: Produces the Prometheus exposition text for `/metrics`.
     ///   - maximumBodyBytes: Largest accepted request body.
     ///   - logger: Request log.
+    ///   - onChange: Called after every write that changed the store (the relay recomputes views).
     public init(
         store: any ResourceStore, token: AdminToken, metrics: ServerMetrics,
-        metricsText: @escaping @Sendable () -> String, maximumBodyBytes: Int, logger: Logger
+        metricsText: @escaping @Sendable () -> String, maximumBodyBytes: Int, logger: Logger,
+        onChange: @escaping @Sendable () -> Void = {}
     ) {
+        self.onChange = onChange
         self.store = store
         self.token = token
         self.metrics = metrics
@@ -154,6 +158,7 @@ public struct APIRouter: Sendable {
             metrics.appliedResources(action.rawValue, count: result.outcomes.filter { $0.action == action }.count)
         }
         let changed = result.outcomes.filter { $0.action != .unchanged }.count
+        if changed > 0 { onChange() }
         logger.info(
             "applied",
             metadata: ["apply.resources": "\(resources.count)", "apply.changed": "\(changed)", "store.revision": "\(result.revision)"]
@@ -221,6 +226,7 @@ public struct APIRouter: Sendable {
             throw APIError.notFound(key)
         }
         metrics.revision.record(result.revision)
+        onChange()
         logger.info("deleted", metadata: ["resource": "\(key)", "store.revision": "\(result.revision)"])
         return try jsonResponse(
             APIStatus(
@@ -234,6 +240,7 @@ public struct APIRouter: Sendable {
         let keys = try deletionKeys(try await body(request))
         let result = try await timed("delete") { try await store.delete(keys) }
         metrics.revision.record(result.revision)
+        if result.outcomes.contains(where: \.deleted) { onChange() }
         logger.info("deleted", metadata: ["delete.resources": "\(keys.count)", "store.revision": "\(result.revision)"])
         let entries = result.outcomes.map {
             ResultEntry(

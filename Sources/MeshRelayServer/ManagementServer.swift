@@ -20,7 +20,12 @@ public struct ManagementServer: Sendable {
     /// Runs until SIGTERM/SIGINT (or cancellation).
     /// - Parameter onAPIListening: Called with the bound API port once the listener is up.
     /// - Throws: ``ServerError`` or ``StoreError`` when startup fails.
-    public func run(onAPIListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// - Parameter onRelayListening: Called with the bound relay port (only with a certificate
+    ///   directory: without one the relay is off).
+    public func run(
+        onAPIListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        onRelayListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
         do {
             try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         } catch {
@@ -32,9 +37,11 @@ public struct ManagementServer: Sendable {
         let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))
         metrics.revision.record(try await store.revision())
 
+        let serverID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+        let hub = RelayHub(store: store, serverID: serverID, logger: logger)
         let router = APIRouter(
             store: store, token: token, metrics: metrics, metricsText: { registry.emitToString() },
-            maximumBodyBytes: configuration.maximumRequestBodyBytes, logger: logger
+            maximumBodyBytes: configuration.maximumRequestBodyBytes, logger: logger, onChange: { hub.storeChanged() }
         ).makeRouter()
         let logger = self.logger
         let configuration = self.configuration
@@ -57,9 +64,23 @@ public struct ManagementServer: Sendable {
         let compaction = CompactionService(
             store: store, retention: configuration.changeLogRetention, interval: configuration.compactionInterval, logger: logger
         )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: compaction)]
+        if let certificates = configuration.certificatesDirectory {
+            let relay = RelayListener(
+                configuration: .init(
+                    host: configuration.relayHost, port: configuration.relayPort, certificatesDirectory: certificates, serverID: serverID,
+                    heartbeatInterval: configuration.heartbeatInterval
+                ),
+                hub: hub, logger: logger, onListening: onRelayListening
+            )
+            // The hub before the relay: shutdown runs in reverse, so sessions drain first.
+            services += [.init(service: hub), .init(service: relay)]
+        } else {
+            logger.notice("relay disabled: start with --certs-dir DIR (ca.crt, server.crt, server.key) to accept agents")
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: compaction)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     public var changeLogRetention: Int64
     /// How often the change log is compacted.
     public var compactionInterval: Duration
+    /// Relay heartbeat interval (a silent agent is dropped after 3).
+    public var heartbeatInterval: Duration
 
     public init(
         dataDirectory: String = "./meshrelay-data",
@@ -32,8 +34,10 @@ public struct ServerConfiguration: Sendable {
         tokenFile: String? = nil,
         maximumRequestBodyBytes: Int = 64 << 20,
         changeLogRetention: Int64 = 100_000,
-        compactionInterval: Duration = .seconds(60)
+        compactionInterval: Duration = .seconds(60),
+        heartbeatInterval: Duration = .seconds(10)
     ) {
+        self.heartbeatInterval = heartbeatInterval
         self.dataDirectory = dataDirectory
         self.apiHost = apiHost
         self.apiPort = apiPort

@@ -1,0 +1,193 @@
+import Foundation
+public import Logging
+import MeshRelayModel
+import MeshRelayProtocol
+public import MeshRelayStore
+public import ServiceLifecycle
+import Synchronization
+
+/// The server's side of distribution: the agent sessions by cluster and the desired views.
+///
+/// Views are computed once per store revision (``ClusterViews``) and shared by every session of a
+/// cluster, and between clusters that see the same namespaces. A store change (``storeChanged()``)
+/// wakes the hub's run loop, which recomputes the views once for however many changes arrived
+/// meanwhile and hands each session its cluster's latest view (the session state machines
+/// coalesce: latest wins). Sessions report what their agents acknowledged through
+/// ``recordEstablished(_:)`` and friends, written to the store in order per session.
+public final class RelayHub: Service, Sendable {
+    struct Session {
+        let cluster: String
+        let push: @Sendable (ClusterView) -> Void
+        let drain: @Sendable () -> Void
+    }
+
+    private struct State {
+        var views: ClusterViews?
+        var sessions: [UInt64: Session] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    let store: any ResourceStore
+    let serverID: String
+    let logger: Logger
+    private let state = Mutex(State())
+    private let changes: AsyncStream<Void>
+    private let changesContinuation: AsyncStream<Void>.Continuation
+
+    public init(store: any ResourceStore, serverID: String, logger: Logger) {
+        self.store = store
+        self.serverID = serverID
+        self.logger = logger
+        (changes, changesContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Tells the hub that the store changed (after an API write).
+    public func storeChanged() {
+        changesContinuation.yield()
+    }
+
+    /// Recomputes and pushes views on every change until shutdown.
+    public func run() async throws {
+        for await _ in changes.cancelOnGracefulShutdown() {
+            await pushViews()
+        }
+    }
+
+    /// The current views, recomputed when the store's revision moved.
+    func views() async throws -> ClusterViews {
+        let revision = try await store.revision()
+        if let current = state.withLock({ $0.views }), current.revision >= revision {
+            return current
+        }
+        let resources = try await store.list(kind: nil, namespace: nil)
+        let views = ClusterViews(revision: revision, resources: resources)
+        return state.withLock { state in
+            if let current = state.views, current.revision >= views.revision { return current }
+            state.views = views
+            return views
+        }
+    }
+
+    private func pushViews() async {
+        let views: ClusterViews
+        do {
+            views = try await self.views()
+        } catch {
+            logger.warning("cannot compute the cluster views; agents keep their state", metadata: ["error": "\(error)"])
+            return
+        }
+        let sessions = state.withLock { Array($0.sessions.values) }
+        for session in sessions {
+            session.push(views.view(for: session.cluster) ?? ClusterView(revision: views.revision, resources: [:]))
+        }
+    }
+
+    /// Whether `cluster` is registered, and its view.
+    func lookUp(cluster: String) async -> ServerSessionStateMachine.ClusterLookup {
+        do {
+            let views = try await self.views()
+            guard let view = views.view(for: cluster) else { return .unregistered }
+            return .registered(view)
+        } catch {
+            return .failed("the server cannot read its store; retry later")
+        }
+    }
+
+    func register(cluster: String, push: @escaping @Sendable (ClusterView) -> Void, drain: @escaping @Sendable () -> Void) -> UInt64 {
+        state.withLock { state in
+            state.nextID += 1
+            state.sessions[state.nextID] = Session(cluster: cluster, push: push, drain: drain)
+            return state.nextID
+        }
+    }
+
+    func unregister(_ id: UInt64) {
+        _ = state.withLock { $0.sessions.removeValue(forKey: id) }
+    }
+
+    /// Asks every session to drain (server shutdown); returns how many there were.
+    func drainAll() -> Int {
+        let sessions = state.withLock { Array($0.sessions.values) }
+        for session in sessions { session.drain() }
+        return sessions.count
+    }
+
+    /// Number of established sessions.
+    var sessionCount: Int { state.withLock { $0.sessions.count } }
+
+    // MARK: Status
+
+    /// The generation of a resource version in the current views (0 when unknown).
+    func generation(cluster: String, key: RelayResourceKey, version: Int64) -> Int64 {
+        state.withLock { state in
+            guard let resource = state.views?.view(for: cluster)?.resources[key], resource.version == version else { return 0 }
+            return resource.generation
+        }
+    }
+
+    /// A status write of one session, applied in order.
+    enum StatusWrite: Sendable {
+        case connected(ClusterStatusRecord)
+        case ack(cluster: String, revision: Int64, records: [ResourceStatusRecord])
+        case synchronized(cluster: String, revision: Int64)
+        case disconnected(cluster: String)
+    }
+
+    /// Applies a session's status writes in order (one task per session).
+    func write(_ writes: AsyncStream<StatusWrite>) async {
+        var record: ClusterStatusRecord?
+        for await write in writes {
+            do {
+                switch write {
+                case .connected(let connected):
+                    record = connected
+                    try await store.saveClusterStatus(connected)
+                case .ack(_, let revision, let records):
+                    try await store.saveResourceStatuses(records)
+                    if var current = record {
+                        current.lastSeen = Date()
+                        current.updatedAt = Date()
+                        record = current
+                        _ = revision
+                    }
+                case .synchronized(_, let revision):
+                    if var current = record {
+                        current.appliedRevision = max(current.appliedRevision, revision)
+                        current.lastSeen = Date()
+                        current.updatedAt = Date()
+                        record = current
+                        try await store.saveClusterStatus(current)
+                    }
+                case .disconnected(let cluster):
+                    var current = record ?? ClusterStatusRecord(cluster: cluster, connected: false, updatedAt: Date())
+                    current.connected = false
+                    current.lastSeen = Date()
+                    current.updatedAt = Date()
+                    try await store.saveClusterStatus(current)
+                }
+            } catch {
+                logger.warning("cannot record agent status", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Converts an agent's results into store records for `cluster`.
+    func statusRecords(cluster: String, revision: Int64, results: [ResourceResult]) -> [ResourceStatusRecord] {
+        let now = Date()
+        return results.compactMap { result in
+            guard let kind = ResourceKind(rawValue: result.key.kind) else { return nil }
+            let state: ClusterResourceState =
+                switch result.state {
+                case .applied: .applied
+                case .failed: .failed
+                case .warning: .warning
+                }
+            return ResourceStatusRecord(
+                cluster: cluster, key: ResourceKey(kind: kind, namespace: result.key.namespace, name: result.key.name),
+                state: state, message: result.message,
+                observedGeneration: generation(cluster: cluster, key: result.key, version: result.version),
+                revision: revision, updatedAt: now
+            )
+        }
+    }
+}

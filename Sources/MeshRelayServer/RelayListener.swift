@@ -1,0 +1,100 @@
+import Foundation
+public import Logging
+import MeshRelayProtocol
+import MeshRelayTransport
+import NIOCore
+import NIOPosix
+import NIOSSL
+public import ServiceLifecycle
+
+/// Settings of the relay listener.
+public struct RelayListenerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// `ca.crt`, `server.crt`, `server.key` (docs/protocol.md, "Transport").
+    public var certificatesDirectory: String
+    public var serverID: String
+    public var heartbeatInterval: Duration
+    public var handshakeTimeout: Duration
+    public var drainTimeout: Duration
+    public var maximumFramePayloadBytes: Int
+
+    public init(
+        host: String, port: Int, certificatesDirectory: String, serverID: String,
+        heartbeatInterval: Duration = .seconds(10), handshakeTimeout: Duration = .seconds(10), drainTimeout: Duration = .seconds(5),
+        maximumFramePayloadBytes: Int = 16 << 20
+    ) {
+        self.host = host
+        self.port = port
+        self.certificatesDirectory = certificatesDirectory
+        self.serverID = serverID
+        self.heartbeatInterval = heartbeatInterval
+        self.handshakeTimeout = handshakeTimeout
+        self.drainTimeout = drainTimeout
+        self.maximumFramePayloadBytes = maximumFramePayloadBytes
+    }
+}
+
+/// Accepts agents over mutual TLS and runs a ``RelaySessionHandler`` per connection. On graceful
+/// shutdown it sends DRAIN to every session, waits (bounded) for them to go, then closes.
+public struct RelayListener: Service {
+    let configuration: RelayListenerConfiguration
+    let hub: RelayHub
+    let logger: Logger
+    let onListening: @Sendable (Int) async -> Void
+
+    public init(configuration: RelayListenerConfiguration, hub: RelayHub, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
+        self.configuration = configuration
+        self.hub = hub
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let tls = try NIOSSLContext(configuration: RelayTLS.serverConfiguration(certificatesDirectory: configuration.certificatesDirectory))
+        let sessionConfiguration = ServerSessionStateMachine.Configuration(
+            serverVersion: MeshRelayServerVersion.current, serverID: configuration.serverID,
+            heartbeatInterval: configuration.heartbeatInterval, handshakeTimeout: configuration.handshakeTimeout,
+            drainTimeout: configuration.drainTimeout
+        )
+        let hub = self.hub
+        let logger = self.logger
+        let maximumPayload = configuration.maximumFramePayloadBytes
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(NIOSSLServerHandler(context: tls))
+                    try operations.addHandler(RelayFrameDecoder(maximumPayloadBytes: maximumPayload).makeHandler())
+                    try operations.addHandler(MessageToByteHandler(RelayFrameEncoder(maximumPayloadBytes: maximumPayload)))
+                    try operations.addHandler(RelaySessionHandler(hub: hub, configuration: sessionConfiguration, logger: logger))
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port).get()
+        let port = channel.localAddress?.port ?? configuration.port
+        logger.info("relay listening", metadata: ["relay.address": "\(configuration.host):\(port)", "relay.server_id": "\(configuration.serverID)"])
+        await onListening(port)
+
+        // Until shutdown (or cancellation).
+        try? await gracefulShutdown()
+
+        let draining = hub.drainAll()
+        if draining > 0 {
+            logger.info("draining agent sessions", metadata: ["relay.sessions": "\(draining)"])
+            let deadline = ContinuousClock.now + configuration.drainTimeout + .seconds(1)
+            while hub.sessionCount > 0 && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        try? await channel.close()
+        logger.info("relay stopped")
+    }
+}
+
+/// The version the server reports in WELCOME.
+enum MeshRelayServerVersion {
+    static let current = "0.1.0"
+}

@@ -1,0 +1,222 @@
+import Foundation
+import Logging
+import MeshRelayProtocol
+import MeshRelayStore
+import MeshRelayTransport
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// Runs one agent session on its channel: takes the cluster identity from the verified client
+/// certificate once TLS completes, then feeds frames, timers and writability into a
+/// ``ServerSessionStateMachine`` and executes the actions it returns. No protocol decision is
+/// made here.
+final class RelaySessionHandler: ChannelInboundHandler {
+    typealias InboundIn = RelayFrame
+    typealias OutboundOut = RelayFrame
+
+    private let hub: RelayHub
+    private let configuration: ServerSessionStateMachine.Configuration
+    private var logger: Logger
+    private var machine: ServerSessionStateMachine?
+    private var timer: Scheduled<Void>?
+    private var registration: UInt64?
+    private var statusWrites: AsyncStream<RelayHub.StatusWrite>.Continuation?
+    private var lastWrite: EventLoopFuture<Void>?
+
+    init(hub: RelayHub, configuration: ServerSessionStateMachine.Configuration, logger: Logger) {
+        self.hub = hub
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // A client that does not complete TLS in time is dropped (slowloris handshakes).
+        let channel = context.channel
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: TimeAmount(configuration.handshakeTimeout)) {
+            if loopBound.value.machine == nil {
+                loopBound.value.logger.info("relay client did not complete TLS in time")
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            timer?.cancel()
+            do {
+                guard let certificate = try context.pipeline.syncOperations.nioSSL_peerCertificate() else {
+                    throw TransportError(.noIdentity, "the client presented no certificate")
+                }
+                let cluster = try ClusterIdentity.cluster(fromDER: certificate.toDERBytes())
+                logger[metadataKey: "agent.cluster"] = "\(cluster)"
+                machine = ServerSessionStateMachine(configuration: configuration, identity: cluster, now: .now)
+                armTimer(context: context)
+            } catch {
+                logger.warning("relay client refused: no usable identity", metadata: ["error": "\(error)"])
+                context.close(promise: nil)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard machine != nil else {
+            context.close(promise: nil)
+            return
+        }
+        let actions: [ServerSessionStateMachine.Action]
+        do {
+            guard let message = try RelayMessageCoding.message(from: frame) else { return }
+            actions = machine?.messageReceived(message, now: .now) ?? []
+        } catch {
+            actions = machine?.frameError(error.relayErrorCode, message: error.description) ?? []
+        }
+        run(actions, context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? RelayProtocolError, machine != nil {
+            run(machine?.frameError(error.relayErrorCode, message: error.description) ?? [], context: context)
+            return
+        }
+        logger.info("relay connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        run(machine?.writabilityChanged(context.channel.isWritable) ?? [], context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        run(machine?.channelClosed() ?? [], context: context)
+        statusWrites?.finish()
+        statusWrites = nil
+        context.fireChannelInactive()
+    }
+
+    // MARK: Executing actions
+
+    private func run(_ actions: [ServerSessionStateMachine.Action], context: ChannelHandlerContext) {
+        var wrote = false
+        for action in actions {
+            switch action {
+            case .lookUpCluster(let cluster):
+                let hub = self.hub
+                let eventLoop = context.eventLoop
+                let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
+                Task {
+                    let lookup = await hub.lookUp(cluster: cluster)
+                    eventLoop.execute {
+                        let (handler, context) = loopBound.value
+                        handler.run(handler.machine?.clusterLookedUp(lookup, now: .now) ?? [], context: context)
+                    }
+                }
+            case .established(let cluster, let hello, let version):
+                established(cluster: cluster, hello: hello, protocolVersion: version, context: context)
+            case .send(let message):
+                wrote = write(message, context: context) || wrote
+            case .sendSnapshot(let view):
+                wrote = write(.update(view.snapshotUpdate), context: context) || wrote
+            case .recordAck(let revision, let results):
+                if let cluster = machine?.identity {
+                    let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
+                    statusWrites?.yield(.ack(cluster: cluster, revision: revision, records: records))
+                }
+            case .synchronized(let revision):
+                if let cluster = machine?.identity {
+                    statusWrites?.yield(.synchronized(cluster: cluster, revision: revision))
+                }
+            case .close(let code, let message):
+                logger.info("relay session closing", metadata: ["relay.code": "\(code)", "relay.reason": "\(message)"])
+                if wrote { context.flush() }
+                wrote = false
+                let channel = context.channel
+                if let lastWrite {
+                    lastWrite.whenComplete { _ in channel.close(promise: nil) }
+                } else {
+                    channel.close(promise: nil)
+                }
+            case .disconnected(let cluster):
+                if let registration { hub.unregister(registration) }
+                registration = nil
+                statusWrites?.yield(.disconnected(cluster: cluster))
+                logger.info("agent disconnected")
+            }
+        }
+        if wrote { context.flush() }
+        armTimer(context: context)
+    }
+
+    private func write(_ message: RelayMessage, context: ChannelHandlerContext) -> Bool {
+        do {
+            let frame = try RelayMessageCoding.frame(for: message)
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            context.write(wrapOutboundOut(frame), promise: promise)
+            lastWrite = promise.futureResult
+            return true
+        } catch {
+            logger.error("cannot encode a relay message", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return false
+        }
+    }
+
+    private func established(cluster: String, hello: Hello, protocolVersion: UInt32, context: ChannelHandlerContext) {
+        let (stream, continuation) = AsyncStream.makeStream(of: RelayHub.StatusWrite.self)
+        statusWrites = continuation
+        let hub = self.hub
+        Task { await hub.write(stream) }
+        continuation.yield(
+            .connected(
+                ClusterStatusRecord(
+                    cluster: cluster, connected: true, lastSeen: Date(), appliedRevision: hello.appliedRevision,
+                    agentVersion: hello.agentVersion, outboundPolicy: hello.outboundPolicy, server: hub.serverID, updatedAt: Date()
+                )
+            )
+        )
+        let eventLoop = context.eventLoop
+        let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
+        registration = hub.register(
+            cluster: cluster,
+            push: { view in
+                eventLoop.execute {
+                    let (handler, context) = loopBound.value
+                    handler.run(handler.machine?.viewChanged(view) ?? [], context: context)
+                }
+            },
+            drain: {
+                eventLoop.execute {
+                    let (handler, context) = loopBound.value
+                    handler.run(handler.machine?.drain(now: .now) ?? [], context: context)
+                }
+            }
+        )
+        logger.info(
+            "agent connected",
+            metadata: ["agent.version": "\(hello.agentVersion)", "agent.applied_revision": "\(hello.appliedRevision)", "relay.protocol": "\(protocolVersion)"]
+        )
+    }
+
+    private func armTimer(context: ChannelHandlerContext) {
+        guard let deadline = machine?.nextTimerDeadline else { return }
+        timer?.cancel()
+        let delay = max(Duration.zero, deadline - ContinuousClock.now)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: TimeAmount(delay) + .milliseconds(1)) {
+            let (handler, context) = loopBound.value
+            handler.run(handler.machine?.timerFired(now: .now) ?? [], context: context)
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
