@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "MeshRelayTransportTests",
             dependencies: [
-                "MeshRelayTransport", "MeshRelayProtocol", "MeshRelayAgent",
+                "MeshRelayTransport", "MeshRelayProtocol", "MeshRelayAgent", "MeshRelayTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
@@ -188,7 +188,8 @@ let package = Package(
             dependencies: [
                 // Real sockets on 127.0.0.1 through the CLI's own HTTP client; HummingbirdTesting
                 // would pull in async-http-client (minutes of build) for no extra coverage.
-                "MeshRelayServer", "MeshRelayStore", "MeshRelayModel", "MeshRelayCLI", "MeshRelayTesting",
+                "MeshRelayServer", "MeshRelayStore", "MeshRelayModel", "MeshRelayCLI", "MeshRelayTesting", "MeshRelayAgent",
+                "MeshRelayProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -9,6 +9,8 @@ import Testing
 /// fresh temp directory; stopped and removed by `withTestServer`.
 struct TestServer: Sendable {
     let port: Int
+    /// The relay port, when the server was started with certificates.
+    let relayPort: Int?
     let token: String
     let dataDirectory: String
 
@@ -29,26 +31,37 @@ struct TestServer: Sendable {
 
 actor PortBox {
     var port: Int?
+    var relayPort: Int?
     func set(_ value: Int) { port = value }
+    func setRelay(_ value: Int) { relayPort = value }
 }
 
 func withTestServer(
     maximumBodyBytes: Int = 1 << 20,
+    certificatesDirectory: String? = nil,
+    heartbeatInterval: Duration = .seconds(10),
     _ body: @Sendable (TestServer) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-test-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let configuration = ServerConfiguration(dataDirectory: directory, apiHost: "127.0.0.1", apiPort: 0, maximumRequestBodyBytes: maximumBodyBytes)
+    let configuration = ServerConfiguration(
+        dataDirectory: directory, apiHost: "127.0.0.1", apiPort: 0, relayHost: "127.0.0.1", relayPort: 0,
+        certificatesDirectory: certificatesDirectory, maximumRequestBodyBytes: maximumBodyBytes, heartbeatInterval: heartbeatInterval
+    )
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     let box = PortBox()
     let task = Task {
-        try await ManagementServer(configuration: configuration, logger: logger).run { port in await box.set(port) }
+        try await ManagementServer(configuration: configuration, logger: logger).run(
+            onAPIListening: { port in await box.set(port) },
+            onRelayListening: { port in await box.setRelay(port) }
+        )
     }
     defer { task.cancel() }
     // Wait (bounded) for the listener.
     var port: Int?
     for _ in 0..<600 {
-        if let bound = await box.port {
+        let relayBound = await box.relayPort
+        if let bound = await box.port, certificatesDirectory == nil || relayBound != nil {
             port = bound
             break
         }
@@ -56,7 +69,7 @@ func withTestServer(
     }
     let boundPort = try #require(port, "the server did not start within 30 s")
     let token = try String(contentsOfFile: configuration.effectiveTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-    try await body(TestServer(port: boundPort, token: token, dataDirectory: directory))
+    try await body(TestServer(port: boundPort, relayPort: await box.relayPort, token: token, dataDirectory: directory))
     task.cancel()
     _ = await task.result
 }

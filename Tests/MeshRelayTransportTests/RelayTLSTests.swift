@@ -1,4 +1,5 @@
 import Foundation
+import MeshRelayTesting
 import MeshRelayTransport
 import NIOSSL
 import Testing

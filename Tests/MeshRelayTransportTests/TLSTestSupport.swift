@@ -1,35 +1,11 @@
 import Foundation
+import MeshRelayTesting
 import MeshRelayTransport
 import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
 import Testing
-
-/// A certificate folder made by scripts/dev-certs.sh (real openssl) in a fresh temp directory.
-struct DevCertificates {
-    let directory: String
-
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/dev-certs.sh").path
-
-    init(clusters: [String]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-certs-\(UUID().uuidString)").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [Self.script, directory] + clusters
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TransportTestFailure("scripts/dev-certs.sh failed with status \(process.terminationStatus)")
-        }
-    }
-
-    func path(_ file: String) -> String { directory + "/" + file }
-
-    func remove() { try? FileManager.default.removeItem(atPath: directory) }
-}
 
 struct TransportTestFailure: Error, CustomStringConvertible {
     var description: String

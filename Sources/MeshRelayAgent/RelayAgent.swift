@@ -1,0 +1,337 @@
+import Foundation
+public import Logging
+import MeshRelayModel
+import MeshRelayProtocol
+import MeshRelayTransport
+public import NIOCore
+import NIOPosix
+import NIOSSL
+public import ServiceLifecycle
+import Synchronization
+
+/// The relay agent of one workload cluster: keeps one mutual-TLS connection to a relay server,
+/// applies the updates it receives, persists what it applied (``AgentStateFile``) before it
+/// acknowledges, and reconnects (next address, backoff) when the connection ends.
+///
+/// The protocol decisions are made by ``AgentSessionStateMachine``; this type only connects,
+/// carries out the machine's actions and persists the state. Run it in a `ServiceGroup`:
+/// cancellation or graceful shutdown sends GOODBYE `normal`, closes the connection and returns.
+///
+/// The last applied state is loaded from the state directory by ``init(configuration:logger:eventLoopGroup:onApplied:)``,
+/// so ``currentState()`` answers before any connection.
+public final class RelayAgent: Service, Sendable {
+    /// The agent's parameters.
+    public let configuration: AgentConfiguration
+
+    private let logger: Logger
+    private let eventLoop: any EventLoop
+    private let sslContext: NIOSSLContext
+    private let stateFile: AgentStateFile
+    private let state: Mutex<AgentState>
+    private let onApplied: (@Sendable (AgentState) -> Void)?
+    private let session: AgentSession
+    private let control = Mutex(Control())
+
+    private struct Control: Sendable {
+        var stopRequested = false
+        var running = false
+        var pause: Scheduled<Void>?
+    }
+
+    /// Loads the durable state and the TLS material; connects nothing (``run()`` does).
+    ///
+    /// - Parameters:
+    ///   - configuration: The agent's parameters.
+    ///   - logger: The logger (metadata `agent.cluster` is added; `relay.server` per connection).
+    ///   - eventLoopGroup: Where the connections run (one event loop of it is used); NIO's
+    ///     shared `MultiThreadedEventLoopGroup.singleton` when `nil`.
+    ///   - onApplied: Called (off the event loop) with the new state after every update was
+    ///     applied and persisted, before it is acknowledged.
+    /// - Throws: ``AgentError`` `.configuration` (no server address, unusable certificates) or
+    ///   `.stateFile` (the state file cannot be read or belongs to another cluster).
+    public init(
+        configuration: AgentConfiguration,
+        logger: Logger,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
+        onApplied: (@Sendable (AgentState) -> Void)? = nil
+    ) throws(AgentError) {
+        guard !configuration.servers.isEmpty else {
+            throw AgentError(.configuration, "the agent has no relay server address; pass at least one --server HOST:PORT")
+        }
+        var logger = logger
+        logger[metadataKey: "agent.cluster"] = "\(configuration.cluster)"
+        self.configuration = configuration
+        self.logger = logger
+        self.eventLoop = (eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton).next()
+        self.onApplied = onApplied
+
+        do {
+            let tls = try RelayTLS.clientConfiguration(
+                certificatesDirectory: configuration.certificatesDirectory,
+                cluster: configuration.cluster
+            )
+            self.sslContext = try NIOSSLContext(configuration: tls)
+        } catch let error as TransportError {
+            throw AgentError(.configuration, error.message)
+        } catch {
+            throw AgentError(
+                .configuration,
+                "the TLS configuration of cluster \(configuration.cluster) in \(configuration.certificatesDirectory) is unusable: \(error)"
+            )
+        }
+
+        let stateFile = AgentStateFile(directory: configuration.stateDirectory)
+        let loaded = try stateFile.load(cluster: configuration.cluster) ?? AgentState(cluster: configuration.cluster)
+        self.stateFile = stateFile
+        self.state = Mutex(loaded)
+
+        let machine = AgentSessionStateMachine(
+            configuration: configuration.sessionConfiguration,
+            held: loaded.held,
+            appliedRevision: loaded.appliedRevision
+        )
+        let apply = ApplyBox()
+        self.session = AgentSession(
+            eventLoop: self.eventLoop,
+            machine: machine,
+            maximumFramePayloadBytes: configuration.maximumFramePayloadBytes,
+            logger: logger,
+            apply: { update in await apply.agent?.applyUpdate(update) ?? [] }
+        )
+        apply.agent = self
+    }
+
+    /// What the agent holds now: the last state applied and persisted (loaded from the state
+    /// directory at start).
+    ///
+    /// - Returns: A copy of the state.
+    public func currentState() -> AgentState {
+        self.state.withLock { $0 }
+    }
+
+    /// Connects, synchronises and reconnects until cancelled or shut down gracefully; then says
+    /// GOODBYE `normal`, closes and returns.
+    ///
+    /// - Throws: ``AgentError`` `.configuration` when the agent is already running.
+    public func run() async throws {
+        let alreadyRunning = self.control.withLock { control -> Bool in
+            defer { control.running = true }
+            return control.running
+        }
+        guard !alreadyRunning else {
+            throw AgentError(.configuration, "this relay agent is already running")
+        }
+        guard var planner = ReconnectPlanner(addresses: self.configuration.servers, backoff: self.configuration.backoff)
+        else {
+            throw AgentError(.configuration, "the agent has no relay server address")
+        }
+        self.logger.info(
+            "relay agent starting",
+            metadata: [
+                "agent.applied_revision": "\(self.currentState().appliedRevision)",
+                "agent.held": "\(self.currentState().resources.count)",
+            ]
+        )
+        await withTaskCancellationOrGracefulShutdownHandler {
+            var address = planner.currentAddress
+            var rng = SystemRandomNumberGenerator()
+            while !self.isStopRequested {
+                let outcome = await self.connect(to: address)
+                if outcome.wasEstablished {
+                    planner.sessionEstablished()
+                }
+                guard !self.isStopRequested, let next = planner.next(after: outcome.advice, using: &rng) else {
+                    break
+                }
+                address = next.address
+                if next.delay > .zero {
+                    self.logger.debug(
+                        "reconnecting after backoff",
+                        metadata: ["relay.server": "\(address)", "relay.delay": "\(next.delay)"]
+                    )
+                    await self.pause(next.delay)
+                }
+            }
+        } onCancelOrGracefulShutdown: {
+            self.requestStop()
+        }
+        self.logger.info("relay agent stopped")
+    }
+
+    // MARK: Connecting
+
+    private var isStopRequested: Bool {
+        self.control.withLock { $0.stopRequested }
+    }
+
+    private func requestStop() {
+        let pause = self.control.withLock { control -> Scheduled<Void>? in
+            control.stopRequested = true
+            return control.pause
+        }
+        pause?.cancel()
+        let session = self.session
+        self.eventLoop.execute {
+            session.shutdown()
+        }
+    }
+
+    /// Waits `delay`, or less when the agent stops.
+    private func pause(_ delay: Duration) async {
+        let scheduled = self.eventLoop.scheduleTask(in: TimeAmount(delay)) {}
+        let stopped = self.control.withLock { control -> Bool in
+            control.pause = scheduled
+            return control.stopRequested
+        }
+        if stopped {
+            scheduled.cancel()
+        }
+        _ = try? await scheduled.futureResult.get()
+        self.control.withLock { $0.pause = nil }
+    }
+
+    /// Makes one connection and returns once it is over (or failed).
+    private func connect(to address: RelayAddress) async -> ConnectionOutcome {
+        let connection = AgentConnection(address: address, outcome: self.eventLoop.makePromise())
+        let session = self.session
+        let sslContext = self.sslContext
+        let serverName = address.tlsServerName
+        let timeout = TimeAmount(self.configuration.helloTimeout)
+        let maximumPayloadBytes = self.configuration.maximumFramePayloadBytes
+        self.logger.debug("connecting", metadata: ["relay.server": "\(address)"])
+
+        ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                    try pipeline.addHandler(RelayFrameDecoder(maximumPayloadBytes: maximumPayloadBytes).makeHandler())
+                    try pipeline.addHandler(
+                        MessageToByteHandler(RelayFrameEncoder(maximumPayloadBytes: maximumPayloadBytes))
+                    )
+                    try pipeline.addHandler(
+                        AgentSessionHandler(session: session, connection: connection, handshakeTimeout: timeout)
+                    )
+                }
+            }
+            .connect(host: address.host, port: address.port)
+            .whenFailure { [logger] error in
+                logger.info(
+                    "cannot connect to the relay server",
+                    metadata: ["relay.server": "\(address)", "relay.error": "\(error)"]
+                )
+                session.channelClosed(connection)
+            }
+
+        do {
+            return try await connection.outcome.futureResult.get()
+        } catch {
+            return ConnectionOutcome(advice: .afterBackoff(minimum: .zero), wasEstablished: false)
+        }
+    }
+
+    // MARK: Applying
+
+    /// Decodes every upsert's spec (decodable → applied, else failed with the decoder's message),
+    /// persists the new state durably, publishes it, and returns the results for the ACK. When
+    /// the state cannot be persisted, nothing changes and every upsert is reported failed.
+    private func applyUpdate(_ update: Update) async -> [ResourceResult] {
+        var results: [ResourceResult] = []
+        results.reserveCapacity(update.upserts.count)
+        for resource in update.upserts {
+            results.append(Self.check(resource))
+        }
+        var next = self.currentState()
+        next.apply(update, results: results)
+        do {
+            try self.stateFile.save(next)
+        } catch {
+            self.logger.error(
+                "cannot persist the agent state; the update is reported failed",
+                metadata: ["relay.revision": "\(update.revision)", "agent.error": "\(error)"]
+            )
+            return update.upserts.map {
+                ResourceResult(
+                    key: $0.key,
+                    version: $0.version,
+                    state: .failed,
+                    message: "the agent cannot persist its state: \(error.message)"
+                )
+            }
+        }
+        self.state.withLock { $0 = next }
+        let failed = results.filter { $0.state == .failed }
+        if !failed.isEmpty {
+            self.logger.warning(
+                "resources rejected",
+                metadata: [
+                    "relay.revision": "\(update.revision)",
+                    "agent.rejected": "\(failed.map { "\($0.key): \($0.message)" })",
+                ]
+            )
+        }
+        self.logger.info(
+            "update applied",
+            metadata: [
+                "relay.revision": "\(update.revision)", "agent.applied": "\(results.count - failed.count)",
+                "agent.failed": "\(failed.count)", "agent.removed": "\(update.removals.count)",
+            ]
+        )
+        self.onApplied?(next)
+        return results
+    }
+
+    /// Whether the agent can use a resource: its kind is known and its spec decodes.
+    static func check(_ resource: RelayResource) -> ResourceResult {
+        guard let kind = ResourceKind(rawValue: resource.key.kind) else {
+            return ResourceResult(
+                key: resource.key,
+                version: resource.version,
+                state: .failed,
+                message: "unknown kind \(resource.key.kind); known: "
+                    + ResourceKind.allCases.map(\.rawValue).joined(separator: ", ")
+            )
+        }
+        do {
+            _ = try ResourceSpec.decode(kind: kind, json: Data(resource.specJSON))
+            return ResourceResult(key: resource.key, version: resource.version, state: .applied)
+        } catch {
+            return ResourceResult(
+                key: resource.key,
+                version: resource.version,
+                state: .failed,
+                message: "the spec cannot be decoded: \(Self.describe(error))"
+            )
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else {
+            return "\(error)"
+        }
+        func path(_ context: DecodingError.Context) -> String {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return path.isEmpty ? "" : " at \(path)"
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "expected \(type)\(path(context)): \(context.debugDescription)"
+        case .valueNotFound(let type, let context):
+            return "missing \(type) value\(path(context)): \(context.debugDescription)"
+        case .keyNotFound(let key, let context):
+            return "missing key \(key.stringValue)\(path(context))"
+        case .dataCorrupted(let context):
+            return "invalid data\(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// Breaks the reference cycle between the agent and its session's apply closure.
+private final class ApplyBox: @unchecked Sendable {
+    // Written once in `RelayAgent.init` before the session can call it.
+    weak var agent: RelayAgent?
+}
