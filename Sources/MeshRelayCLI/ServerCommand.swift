@@ -89,17 +89,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        let format = logFormat
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler =
-                switch format {
-                case .text: StreamLogHandler.standardError(label: label)
-                case .json: JSONLogHandler(label: label)
-                }
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, format: logFormat)
         let logger = Logger(label: "meshrelay.server")
         let configuration = ServerConfiguration(
             dataDirectory: dataDir, apiHost: apiListen.host, apiPort: apiListen.port,

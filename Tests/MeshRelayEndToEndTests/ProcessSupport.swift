@@ -108,13 +108,16 @@ final class ServerProcess: Sendable {
     var tokenFile: String { dataDirectory + "/admin.token" }
 
     /// Starts the server and waits (bounded) until it logs that it is ready.
-    init(dataDirectory: String) async throws {
+    /// - Parameters:
+    ///   - relayPort: The relay port (with `certificates`); 0 lets the kernel pick.
+    ///   - certificates: A certificate folder: enables the relay.
+    init(dataDirectory: String, relayPort: Int = 0, certificates: String? = nil, extraArguments: [String] = []) async throws {
         self.dataDirectory = dataDirectory
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try meshrelayBinary())
         process.arguments = [
-            "server", "--data-dir", dataDirectory, "--api-listen", "127.0.0.1:0", "--relay-listen", "127.0.0.1:0", "--log-format", "json",
-        ]
+            "server", "--data-dir", dataDirectory, "--api-listen", "127.0.0.1:0", "--relay-listen", "127.0.0.1:\(relayPort)", "--log-format", "json",
+        ] + (certificates.map { ["--certs-dir", $0] } ?? []) + extraArguments
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
@@ -180,4 +183,79 @@ func temporaryDirectory() -> String {
 
 func externalServiceManifest(name: String, namespace: String = "global", host: String, port: Int = 443) -> String {
     SeedManifests.externalService(name: name, namespace: namespace, host: host, port: port)
+}
+
+/// A `meshrelay agent` child process.
+final class AgentProcess: Sendable {
+    let process: Process
+    let log: OutputCollector
+    let stateDirectory: String
+
+    init(cluster: String, servers: [String], certificates: String, stateDirectory: String) throws {
+        self.stateDirectory = stateDirectory
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try meshrelayBinary())
+        process.arguments = [
+            "agent", "--cluster", cluster, "--server", servers.joined(separator: ","), "--certs-dir", certificates,
+            "--state-dir", stateDirectory, "--log-format", "json",
+        ]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        log = OutputCollector(err.fileHandleForReading)
+        try process.run()
+        self.process = process
+    }
+
+    /// The names of the resources in the agent's durable state file.
+    func heldNames() -> Set<String> {
+        guard let data = FileManager.default.contents(atPath: stateDirectory + "/state.json"),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let resources = object["resources"] as? [[String: Any]]
+        else { return [] }
+        return Set(resources.compactMap { $0["name"] as? String })
+    }
+
+    func terminate() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw ProcessFailure("socket() failed") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw ProcessFailure("bind() failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Waits (bounded) until `condition` holds; false when it never did.
+func waitUntil(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return false
 }

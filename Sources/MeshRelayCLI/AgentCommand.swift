@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeshRelayAgent
+import ServiceLifecycle
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run a relay agent for one workload cluster: receive its ExternalServices over mutual TLS and keep them.",
+        discussion: """
+            The certificates directory holds ca.crt, CLUSTER.crt and CLUSTER.key (scripts/dev-certs.sh makes them);
+            the cluster identity is the certificate's URI SAN spiffe://meshrelay/cluster/CLUSTER. The last applied
+            state is kept in STATE_DIR/state.json and loaded before connecting. Stops gracefully on SIGTERM/SIGINT.
+            """
+    )
+
+    @Option(name: .customLong("cluster"), help: "The workload cluster this agent serves (its KubernetesCluster name).")
+    var cluster: String
+
+    @Option(name: .customLong("server"), help: "Relay server HOST:PORT; several separated by commas or repeated (tried in order).")
+    var servers: [String] = []
+
+    @Option(name: .customLong("certs-dir"), help: "Directory with ca.crt, CLUSTER.crt, CLUSTER.key.")
+    var certsDir: String
+
+    @Option(name: .customLong("state-dir"), help: "Where the agent keeps its applied state (default ./meshrelay-agent-CLUSTER).")
+    var stateDir: String?
+
+    @Option(name: .customLong("outbound-policy"), help: "REGISTRY_ONLY or ALLOW_ANY (reported to the server).")
+    var outboundPolicy = "REGISTRY_ONLY"
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    @Option(name: .customLong("log-format"), help: "text or json.")
+    var logFormat: LogFormat = .text
+
+    var addresses: [RelayAddress] {
+        servers.flatMap { $0.split(separator: ",") }.compactMap { ListenAddress(argument: String($0)) }
+            .map { RelayAddress(host: $0.host, port: $0.port) }
+    }
+
+    func validate() throws {
+        let all = servers.flatMap { $0.split(separator: ",") }
+        if all.isEmpty { throw ValidationError("agent needs at least one --server HOST:PORT") }
+        for server in all where ListenAddress(argument: String(server)) == nil {
+            throw ValidationError("--server \(server) is not HOST:PORT")
+        }
+        if !["REGISTRY_ONLY", "ALLOW_ANY"].contains(outboundPolicy) {
+            throw ValidationError("--outbound-policy must be REGISTRY_ONLY or ALLOW_ANY")
+        }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a log level") }
+    }
+
+    func run() async throws {
+        bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, format: logFormat)
+        let logger = Logger(label: "meshrelay.agent")
+        let agent: RelayAgent
+        do {
+            agent = try RelayAgent(
+                configuration: AgentConfiguration(
+                    cluster: cluster, servers: addresses, certificatesDirectory: certsDir,
+                    stateDirectory: stateDir ?? "./meshrelay-agent-\(cluster)", agentVersion: MeshRelayVersion.current,
+                    outboundPolicy: outboundPolicy
+                ),
+                logger: logger
+            )
+        } catch {
+            throw CLIError.refused("meshrelay agent: \(error.message)")
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}
+
+/// Sets up swift-log for a long-running verb (server, agent).
+func bootstrapLogging(level: Logger.Level, format: LogFormat) {
+    LoggingSystem.bootstrap { label in
+        var handler: any LogHandler =
+            switch format {
+            case .text: StreamLogHandler.standardError(label: label)
+            case .json: JSONLogHandler(label: label)
+            }
+        handler.logLevel = level
+        return handler
+    }
+}
