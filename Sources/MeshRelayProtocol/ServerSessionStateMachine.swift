@@ -543,7 +543,13 @@ public struct ServerSessionStateMachine: Sendable {
         }
         self.inFlightRevision = nil
         var actions: [Action] = [.recordAck(revision: ack.revision, results: ack.results)]
-        actions.append(contentsOf: self.sendPendingDifference())
+        let next = self.sendPendingDifference()
+        actions.append(contentsOf: next)
+        // Nothing newer to send: the agent now holds the view of the acknowledged revision (apart
+        // from versions it rejected), which the server records as the cluster's applied revision.
+        if next.isEmpty {
+            actions.append(.synchronized(revision: ack.revision))
+        }
         return actions
     }
 

@@ -188,7 +188,7 @@ struct ServerSessionStateMachineTests {
         let results = [F.applied("a", 5), F.failed("b", 5, "port 0 is invalid"), F.warning("c", 5)]
         #expect(
             machine.messageReceived(.ack(Ack(revision: 5, results: results)), now: F.at(.seconds(1)))
-                == [.recordAck(revision: 5, results: results)]
+                == [.recordAck(revision: 5, results: results), .synchronized(revision: 5)]
         )
         #expect(machine.inFlightRevision == nil)
 
@@ -448,7 +448,10 @@ struct ServerSessionStateMachineTests {
         #expect(machine.drain(now: F.at(.seconds(2))) == [])
         #expect(machine.nextTimerDeadline == F.at(.seconds(4)))
 
-        #expect(machine.messageReceived(F.ack(5, F.applied("a", 5)), now: F.at(.seconds(2))) == [.recordAck(revision: 5, results: [F.applied("a", 5)])])
+        #expect(
+            machine.messageReceived(F.ack(5, F.applied("a", 5)), now: F.at(.seconds(2)))
+                == [.recordAck(revision: 5, results: [F.applied("a", 5)]), .synchronized(revision: 5)]
+        )
         #expect(machine.viewChanged(F.view(6, F.resource("a", 6))) == [])
 
         #expect(machine.timerFired(now: F.at(.milliseconds(3_999))) == [])

@@ -63,8 +63,10 @@ struct RelayEndToEndTests {
                 let status = try json(try await server.anonymous.send(.GET, "/api/v1/status"))
                 let resources = status["resources"] as? [[String: Any]] ?? []
                 let google = resources.first { $0["name"] as? String == "google" }
-                let connected = (status["clusters"] as? [[String: Any]] ?? []).filter { $0["connected"] as? Bool == true }.count
-                return google?["state"] as? String == "ACCEPTED" && connected == 3
+                let current = (status["clusters"] as? [[String: Any]] ?? []).filter {
+                    $0["connected"] as? Bool == true && $0["lag"] as? Int == 0 && $0["appliedRevision"] as? Int == status["revision"] as? Int
+                }.count
+                return google?["state"] as? String == "ACCEPTED" && current == 3
             }
 
             // An update and a new resource propagate; a delete removes.
