@@ -154,6 +154,7 @@ let package = Package(
             dependencies: [
                 "MeshRelayProtocol",
                 "MeshRelayFuzz",
+                "MeshRelayTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

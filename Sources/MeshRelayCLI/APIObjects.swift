@@ -55,16 +55,10 @@ func decode<T: Decodable>(_ type: T.Type, from reply: APIClient.Reply) throws(CL
     }
 }
 
-/// kubectl-style age: 45s, 12m, 3h, 5d.
+/// kubectl-style age of an RFC 3339 timestamp.
 func age(of timestamp: String?, now: Date = Date()) -> String {
     guard let timestamp, let date = try? Date(timestamp, strategy: Date.ISO8601FormatStyle()) else { return "<unknown>" }
-    let seconds = max(0, Int(now.timeIntervalSince(date)))
-    switch seconds {
-    case ..<120: return "\(seconds)s"
-    case ..<7200: return "\(seconds / 60)m"
-    case ..<172_800: return "\(seconds / 3600)h"
-    default: return "\(seconds / 86400)d"
-    }
+    return KubectlAge.string(from: date, to: now)
 }
 
 /// Left-aligned columns separated by three spaces, like kubectl.

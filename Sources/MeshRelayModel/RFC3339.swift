@@ -7,3 +7,17 @@ public enum RFC3339 {
         date.formatted(Date.ISO8601FormatStyle())
     }
 }
+
+/// kubectl-style ages: `45s`, `12m`, `3h`, `5d`.
+public enum KubectlAge {
+    /// The age of something created at `date`, seen at `now`.
+    public static func string(from date: Date, to now: Date) -> String {
+        let seconds = max(0, Int(now.timeIntervalSince(date)))
+        switch seconds {
+        case ..<120: return "\(seconds)s"
+        case ..<7200: return "\(seconds / 60)m"
+        case ..<172_800: return "\(seconds / 3600)h"
+        default: return "\(seconds / 86400)d"
+        }
+    }
+}

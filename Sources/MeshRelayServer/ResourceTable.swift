@@ -82,20 +82,9 @@ enum ResourceTable {
             String(stored.generation),
             entry.clusters.isEmpty ? "-" : "\(applied)/\(entry.clusters.count)",
             entry.message,
-            age(from: stored.createdAt, to: now),
+            KubectlAge.string(from: stored.createdAt, to: now),
         ]
         return cells
-    }
-
-    /// kubectl-style age: 45s, 12m, 3h, 5d.
-    static func age(from date: Date, to now: Date) -> String {
-        let seconds = max(0, Int(now.timeIntervalSince(date)))
-        switch seconds {
-        case ..<120: return "\(seconds)s"
-        case ..<7200: return "\(seconds / 60)m"
-        case ..<172_800: return "\(seconds / 3600)h"
-        default: return "\(seconds / 86400)d"
-        }
     }
 
     /// The `Table` body for resources of one kind.

@@ -1,3 +1,4 @@
+import MeshRelayTesting
 import MeshRelayProtocol
 import NIOCore
 
@@ -74,23 +75,6 @@ enum CodecTestSupport {
     }
 }
 
-/// SplitMix64: a deterministic generator for the garbage-input tests (fixed seed, same run every
-/// time).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        self.state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Sample messages with non-trivial content.
 enum Fixtures {

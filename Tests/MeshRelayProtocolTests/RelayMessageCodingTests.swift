@@ -1,3 +1,4 @@
+import MeshRelayTesting
 import MeshRelayProtocol
 import NIOCore
 import Testing

@@ -1,3 +1,4 @@
+import MeshRelayTesting
 import MeshRelayProtocol
 
 /// Fixtures shared by the session state machine tests: a fixed time origin, resources, views,
@@ -179,19 +180,5 @@ func sentTypes(_ actions: [AgentSessionStateMachine.Action]) -> [FrameType] {
     sentMessages(actions).map(\.frameType)
 }
 
-/// A deterministic generator (SplitMix64) for the backoff tests.
-struct SessionTestRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        self.state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The backoff tests draw from the shared deterministic generator.
+typealias SessionTestRandom = SeededGenerator
