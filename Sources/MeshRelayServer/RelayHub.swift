@@ -142,14 +142,8 @@ public final class RelayHub: Service, Sendable {
                 case .connected(let connected):
                     record = connected
                     try await store.saveClusterStatus(connected)
-                case .ack(_, let revision, let records):
+                case .ack(_, _, let records):
                     try await store.saveResourceStatuses(records)
-                    if var current = record {
-                        current.lastSeen = Date()
-                        current.updatedAt = Date()
-                        record = current
-                        _ = revision
-                    }
                 case .synchronized(_, let revision):
                     if var current = record {
                         current.appliedRevision = max(current.appliedRevision, revision)
