@@ -14,7 +14,7 @@ public struct APIRouter: Sendable {
     let metricsText: @Sendable () -> String
     let maximumBodyBytes: Int
     let logger: Logger
-    let onChange: @Sendable () -> Void
+    let onChange: @Sendable (Int64) -> Void
     let validation = ValidationCache()
 
     /// - Parameters:
@@ -24,11 +24,12 @@ public struct APIRouter: Sendable {
     ///   - metricsText: Produces the Prometheus exposition text for `/metrics`.
     ///   - maximumBodyBytes: Largest accepted request body.
     ///   - logger: Request log.
-    ///   - onChange: Called after every write that changed the store (the relay recomputes views).
+    ///   - onChange: Called with the new revision after every write that changed the store (the
+    ///     relay recomputes views).
     public init(
         store: any ResourceStore, token: AdminToken, metrics: ServerMetrics,
         metricsText: @escaping @Sendable () -> String, maximumBodyBytes: Int, logger: Logger,
-        onChange: @escaping @Sendable () -> Void = {}
+        onChange: @escaping @Sendable (Int64) -> Void = { _ in }
     ) {
         self.onChange = onChange
         self.store = store
@@ -158,7 +159,7 @@ public struct APIRouter: Sendable {
             metrics.appliedResources(action.rawValue, count: result.outcomes.filter { $0.action == action }.count)
         }
         let changed = result.outcomes.filter { $0.action != .unchanged }.count
-        if changed > 0 { onChange() }
+        if changed > 0 { onChange(result.revision) }
         logger.info(
             "applied",
             metadata: ["apply.resources": "\(resources.count)", "apply.changed": "\(changed)", "store.revision": "\(result.revision)"]
@@ -226,7 +227,7 @@ public struct APIRouter: Sendable {
             throw APIError.notFound(key)
         }
         metrics.revision.record(result.revision)
-        onChange()
+        onChange(result.revision)
         logger.info("deleted", metadata: ["resource": "\(key)", "store.revision": "\(result.revision)"])
         return try jsonResponse(
             APIStatus(
@@ -240,7 +241,7 @@ public struct APIRouter: Sendable {
         let keys = try deletionKeys(try await body(request))
         let result = try await timed("delete") { try await store.delete(keys) }
         metrics.revision.record(result.revision)
-        if result.outcomes.contains(where: \.deleted) { onChange() }
+        if result.outcomes.contains(where: \.deleted) { onChange(result.revision) }
         logger.info("deleted", metadata: ["delete.resources": "\(keys.count)", "store.revision": "\(result.revision)"])
         let entries = result.outcomes.map {
             ResultEntry(

@@ -38,10 +38,10 @@ public struct ManagementServer: Sendable {
         metrics.revision.record(try await store.revision())
 
         let serverID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
-        let hub = RelayHub(store: store, serverID: serverID, logger: logger)
+        let hub = RelayHub(store: store, serverID: serverID, logger: logger, metrics: metrics)
         let router = APIRouter(
             store: store, token: token, metrics: metrics, metricsText: { registry.emitToString() },
-            maximumBodyBytes: configuration.maximumRequestBodyBytes, logger: logger, onChange: { hub.storeChanged() }
+            maximumBodyBytes: configuration.maximumRequestBodyBytes, logger: logger, onChange: { revision in hub.storeChanged(revision: revision) }
         ).makeRouter()
         let logger = self.logger
         let configuration = self.configuration

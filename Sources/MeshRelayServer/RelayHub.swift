@@ -25,25 +25,57 @@ public final class RelayHub: Service, Sendable {
         var views: ClusterViews?
         var sessions: [UInt64: Session] = [:]
         var nextID: UInt64 = 0
+        /// When recent revisions were committed (for the convergence histogram); bounded.
+        var commits: [Int64: ContinuousClock.Instant] = [:]
+        /// The highest revision each cluster was seen holding (each revision counted once).
+        var converged: [String: Int64] = [:]
     }
+
+    /// How many commit times are remembered.
+    static let rememberedCommits = 1024
 
     let store: any ResourceStore
     let serverID: String
     let logger: Logger
+    let metrics: ServerMetrics?
     private let state = Mutex(State())
     private let changes: AsyncStream<Void>
     private let changesContinuation: AsyncStream<Void>.Continuation
 
-    public init(store: any ResourceStore, serverID: String, logger: Logger) {
+    public init(store: any ResourceStore, serverID: String, logger: Logger, metrics: ServerMetrics? = nil) {
+        self.metrics = metrics
         self.store = store
         self.serverID = serverID
         self.logger = logger
         (changes, changesContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Tells the hub that the store changed (after an API write).
-    public func storeChanged() {
+    /// Tells the hub that the store changed (after an API write that committed `revision`).
+    public func storeChanged(revision: Int64) {
+        state.withLock { state in
+            state.commits[revision] = ContinuousClock.now
+            if state.commits.count > Self.rememberedCommits, let oldest = state.commits.keys.min() {
+                state.commits[oldest] = nil
+            }
+        }
         changesContinuation.yield()
+    }
+
+    /// A cluster's agent holds `revision`: observe the time since every newer commit it covers.
+    func observeConvergence(cluster: String, revision: Int64) {
+        guard let metrics else { return }
+        let now = ContinuousClock.now
+        let samples = state.withLock { state -> [Duration] in
+            let previous = state.converged[cluster] ?? 0
+            guard revision > previous else { return [] }
+            state.converged[cluster] = revision
+            return state.commits.filter { $0.key > previous && $0.key <= revision }.map { now - $0.value }
+        }
+        for sample in samples { metrics.convergence(cluster: cluster, seconds: sample) }
+    }
+
+    private func recordConnectedGauge(for cluster: String, in state: State) {
+        metrics?.agentsConnected(cluster: cluster, count: state.sessions.values.filter { $0.cluster == cluster }.count)
     }
 
     /// Recomputes and pushes views on every change until shutdown.
@@ -97,12 +129,17 @@ public final class RelayHub: Service, Sendable {
         state.withLock { state in
             state.nextID += 1
             state.sessions[state.nextID] = Session(cluster: cluster, push: push, drain: drain)
+            recordConnectedGauge(for: cluster, in: state)
             return state.nextID
         }
     }
 
     func unregister(_ id: UInt64) {
-        _ = state.withLock { $0.sessions.removeValue(forKey: id) }
+        state.withLock { state in
+            if let session = state.sessions.removeValue(forKey: id) {
+                recordConnectedGauge(for: session.cluster, in: state)
+            }
+        }
     }
 
     /// Asks every session to drain (server shutdown); returns how many there were.

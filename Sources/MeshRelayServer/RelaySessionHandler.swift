@@ -63,6 +63,7 @@ final class RelaySessionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        hub.metrics?.relayFrame(direction: "in", type: frame.type.description, bytes: RelayFrame.headerLength + frame.payload.readableBytes)
         guard machine != nil else {
             context.close(promise: nil)
             return
@@ -124,12 +125,14 @@ final class RelaySessionHandler: ChannelInboundHandler {
                 wrote = write(.update(view.snapshotUpdate), context: context) || wrote
             case .recordAck(let revision, let results):
                 if let cluster = machine?.identity {
+                    hub.metrics?.nacks(cluster: cluster, count: results.count { $0.state == .failed })
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
                     statusWrites?.yield(.ack(cluster: cluster, revision: revision, records: records))
                 }
             case .synchronized(let revision):
                 if let cluster = machine?.identity {
                     statusWrites?.yield(.synchronized(cluster: cluster, revision: revision))
+                    hub.observeConvergence(cluster: cluster, revision: revision)
                 }
             case .close(let code, let message):
                 logger.info("relay session closing", metadata: ["relay.code": "\(code)", "relay.reason": "\(message)"])
@@ -155,6 +158,7 @@ final class RelaySessionHandler: ChannelInboundHandler {
     private func write(_ message: RelayMessage, context: ChannelHandlerContext) -> Bool {
         do {
             let frame = try RelayMessageCoding.frame(for: message)
+            hub.metrics?.relayFrame(direction: "out", type: frame.type.description, bytes: RelayFrame.headerLength + frame.payload.readableBytes)
             let promise = context.eventLoop.makePromise(of: Void.self)
             context.write(wrapOutboundOut(frame), promise: promise)
             lastWrite = promise.futureResult

@@ -32,4 +32,25 @@ public struct ServerMetrics: Sendable {
         guard count > 0 else { return }
         Counter(label: "meshrelay_resource_changes_total", dimensions: [("action", action)], factory: factory).increment(by: count)
     }
+
+    // MARK: Relay
+
+    func agentsConnected(cluster: String, count: Int) {
+        Gauge(label: "meshrelay_agents_connected", dimensions: [("cluster", cluster)], factory: factory).record(count)
+    }
+
+    func relayFrame(direction: String, type: String, bytes: Int) {
+        Counter(label: "meshrelay_relay_frames_total", dimensions: [("direction", direction), ("type", type)], factory: factory).increment()
+        Counter(label: "meshrelay_relay_bytes_total", dimensions: [("direction", direction)], factory: factory).increment(by: bytes)
+    }
+
+    func nacks(cluster: String, count: Int) {
+        guard count > 0 else { return }
+        Counter(label: "meshrelay_nacks_total", dimensions: [("cluster", cluster)], factory: factory).increment(by: count)
+    }
+
+    /// Time from a revision's commit to a cluster's agent holding it.
+    func convergence(cluster: String, seconds: Duration) {
+        Timer(label: "meshrelay_convergence_seconds", dimensions: [("cluster", cluster)], factory: factory).record(duration: seconds)
+    }
 }

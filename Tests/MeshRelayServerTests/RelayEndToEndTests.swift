@@ -86,6 +86,15 @@ struct RelayEndToEndTests {
             try await Self.eventually("every agent dropped payments") {
                 agents.allSatisfy { Self.names($0.0) == ["google"] }
             }
+
+            // The relay's metrics.
+            let metrics = try await server.anonymous.send(.GET, "/metrics").text
+            for cluster in clusters {
+                #expect(metrics.contains(#"meshrelay_agents_connected{cluster="\#(cluster)"} 1"#), "\(metrics)")
+                #expect(metrics.contains(#"meshrelay_convergence_seconds_count{cluster="\#(cluster)"}"#))
+            }
+            #expect(metrics.contains(#"meshrelay_relay_frames_total{direction="in",type="HELLO"} 3"#))
+            #expect(metrics.contains(#"meshrelay_relay_bytes_total{direction="out"}"#))
         }
     }
 
