@@ -10,6 +10,9 @@ public struct ClusterViews: Sendable {
     public let revision: Int64
     /// The view of every registered cluster.
     public let byCluster: [String: ClusterView]
+    /// Which distinct view each cluster has: clusters with the same number share one view (and so
+    /// one encoded snapshot).
+    public let viewGroup: [String: Int]
 
     /// - Parameters:
     ///   - revision: The store revision of `resources`.
@@ -42,11 +45,13 @@ public struct ClusterViews: Sendable {
             let relay = Self.relayResource(stored)
             byNamespace[stored.key.namespace, default: [:]][relay.key] = relay
         }
-        var shared: [Set<String>: ClusterView] = [:]
+        var shared: [Set<String>: (view: ClusterView, group: Int)] = [:]
         var byCluster: [String: ClusterView] = [:]
+        var viewGroup: [String: Int] = [:]
         for (cluster, namespaces) in namespacesByCluster {
-            if let view = shared[namespaces] {
-                byCluster[cluster] = view
+            if let existing = shared[namespaces] {
+                byCluster[cluster] = existing.view
+                viewGroup[cluster] = existing.group
                 continue
             }
             var merged: [RelayResourceKey: RelayResource] = [:]
@@ -54,10 +59,12 @@ public struct ClusterViews: Sendable {
                 merged.merge(byNamespace[namespace] ?? [:]) { _, new in new }
             }
             let view = ClusterView(revision: revision, resources: merged)
-            shared[namespaces] = view
+            viewGroup[cluster] = shared.count
+            shared[namespaces] = (view, shared.count)
             byCluster[cluster] = view
         }
         self.byCluster = byCluster
+        self.viewGroup = viewGroup
     }
 
     /// The view of one cluster; a registered cluster that receives nothing gets an empty view.

@@ -29,6 +29,8 @@ public final class RelayHub: Service, Sendable {
         var commits: [Int64: ContinuousClock.Instant] = [:]
         /// The highest revision each cluster was seen holding (each revision counted once).
         var converged: [String: Int64] = [:]
+        /// Encoded snapshot UPDATE frames of the current views, by view group.
+        var snapshotFrames: [Int: RelayFrame] = [:]
     }
 
     /// How many commit times are remembered.
@@ -96,6 +98,7 @@ public final class RelayHub: Service, Sendable {
         return state.withLock { state in
             if let current = state.views, current.revision >= views.revision { return current }
             state.views = views
+            state.snapshotFrames = [:]
             return views
         }
     }
@@ -123,6 +126,26 @@ public final class RelayHub: Service, Sendable {
         } catch {
             return .failed("the server cannot read its store; retry later")
         }
+    }
+
+    /// The snapshot UPDATE frame of `view` for `cluster`, encoded once per revision and view group
+    /// and shared by every session that sends it (first syncs of many agents, reconnect storms).
+    func snapshotFrame(cluster: String, view: ClusterView) throws(RelayProtocolError) -> RelayFrame {
+        let group = state.withLock { state -> Int? in
+            guard let views = state.views, views.revision == view.revision, let group = views.viewGroup[cluster] else { return nil }
+            return group
+        }
+        guard let group else {
+            return try RelayMessageCoding.frame(for: .update(view.snapshotUpdate))
+        }
+        if let frame = state.withLock({ $0.views?.revision == view.revision ? $0.snapshotFrames[group] : nil }) {
+            return frame
+        }
+        let frame = try RelayMessageCoding.frame(for: .update(view.snapshotUpdate))
+        state.withLock { state in
+            if state.views?.revision == view.revision { state.snapshotFrames[group] = frame }
+        }
+        return frame
     }
 
     func register(cluster: String, push: @escaping @Sendable (ClusterView) -> Void, drain: @escaping @Sendable () -> Void) -> UInt64 {

@@ -122,7 +122,9 @@ final class RelaySessionHandler: ChannelInboundHandler {
             case .send(let message):
                 wrote = write(message, context: context) || wrote
             case .sendSnapshot(let view):
-                wrote = write(.update(view.snapshotUpdate), context: context) || wrote
+                if let cluster = machine?.identity {
+                    wrote = write(frame: { () throws(RelayProtocolError) in try hub.snapshotFrame(cluster: cluster, view: view) }, context: context) || wrote
+                }
             case .recordAck(let revision, let results):
                 if let cluster = machine?.identity {
                     hub.metrics?.nacks(cluster: cluster, count: results.count { $0.state == .failed })
@@ -156,8 +158,12 @@ final class RelaySessionHandler: ChannelInboundHandler {
     }
 
     private func write(_ message: RelayMessage, context: ChannelHandlerContext) -> Bool {
+        write(frame: { () throws(RelayProtocolError) in try RelayMessageCoding.frame(for: message) }, context: context)
+    }
+
+    private func write(frame makeFrame: () throws(RelayProtocolError) -> RelayFrame, context: ChannelHandlerContext) -> Bool {
         do {
-            let frame = try RelayMessageCoding.frame(for: message)
+            let frame = try makeFrame()
             hub.metrics?.relayFrame(direction: "out", type: frame.type.description, bytes: RelayFrame.headerLength + frame.payload.readableBytes)
             let promise = context.eventLoop.makePromise(of: Void.self)
             context.write(wrapOutboundOut(frame), promise: promise)
