@@ -148,13 +148,21 @@ public final class RelayHub: Service, Sendable {
         return frame
     }
 
+    /// Adds an established session, which from now on receives every view pushed, and hands it
+    /// the current view at once: a write that committed while the session looked its cluster up
+    /// was pushed before the session was here, and must not wait for the next write.
     func register(cluster: String, push: @escaping @Sendable (ClusterView) -> Void, drain: @escaping @Sendable () -> Void) -> UInt64 {
-        state.withLock { state in
+        let (id, current) = state.withLock { state -> (UInt64, ClusterView?) in
             state.nextID += 1
             state.sessions[state.nextID] = Session(cluster: cluster, push: push, drain: drain)
             recordConnectedGauge(for: cluster, in: state)
-            return state.nextID
+            return (state.nextID, state.views.map { $0.view(for: cluster) ?? ClusterView(revision: $0.revision, resources: [:]) })
         }
+        // Views are set and sessions listed under the same lock: either this sees the new views,
+        // or the push that follows them lists this session. The machine ignores a view that is
+        // not newer than the one it has.
+        if let current { push(current) }
+        return id
     }
 
     func unregister(_ id: UInt64) {
