@@ -7,16 +7,25 @@ public struct AgentState: Sendable, Hashable {
     public var cluster: String
     public var appliedRevision: Int64
     public var resources: [RelayResourceKey: RelayResource]
+    /// The warning reported for a held resource applied with one (absent: applied cleanly).
+    public var warnings: [RelayResourceKey: String]
 
-    public init(cluster: String, appliedRevision: Int64 = 0, resources: [RelayResourceKey: RelayResource] = [:]) {
+    public init(
+        cluster: String,
+        appliedRevision: Int64 = 0,
+        resources: [RelayResourceKey: RelayResource] = [:],
+        warnings: [RelayResourceKey: String] = [:]
+    ) {
         self.cluster = cluster
         self.appliedRevision = appliedRevision
         self.resources = resources
+        self.warnings = warnings.filter { resources[$0.key] != nil }
     }
 
-    /// The versions to announce in HELLO.
+    /// The versions (and warnings) to announce in HELLO.
     public var held: [HeldResource] {
-        resources.values.map { HeldResource(key: $0.key, version: $0.version) }.sorted { $0.key < $1.key }
+        resources.values.map { HeldResource(key: $0.key, version: $0.version, warning: warnings[$0.key] ?? "") }
+            .sorted { $0.key < $1.key }
     }
 
     /// Applies an update's outcome: accepted (applied or warning) upserts replace what was held,
@@ -27,17 +36,24 @@ public struct AgentState: Sendable, Hashable {
         if update.isSnapshot {
             let named = Set(update.upserts.map(\.key))
             resources = resources.filter { named.contains($0.key) }
+            warnings = warnings.filter { named.contains($0.key) }
         }
         for resource in update.upserts {
-            switch outcome[resource.key]?.state {
-            case .applied?, .warning?:
+            guard let result = outcome[resource.key] else { continue }
+            switch result.state {
+            case .applied:
                 resources[resource.key] = resource
-            case .failed?, nil:
+                warnings[resource.key] = nil
+            case .warning:
+                resources[resource.key] = resource
+                warnings[resource.key] = result.message
+            case .failed:
                 continue
             }
         }
         for key in update.removals {
             resources[key] = nil
+            warnings[key] = nil
         }
         appliedRevision = max(appliedRevision, update.revision)
     }

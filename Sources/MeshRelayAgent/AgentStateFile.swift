@@ -22,6 +22,9 @@ public struct AgentStateFile: Sendable {
             var labels: [String: String]
             /// The canonical spec JSON as a string.
             var spec: String
+            /// The warning reported when this version was applied; absent when it applied cleanly
+            /// (files written before warnings were kept have none).
+            var warning: String?
         }
         var format: Int
         var cluster: String
@@ -46,11 +49,15 @@ public struct AgentStateFile: Sendable {
             throw AgentError(.stateFile, "the agent state \(path) belongs to cluster \(stored.cluster), not \(cluster); use one --state-dir per cluster")
         }
         var resources: [RelayResourceKey: RelayResource] = [:]
+        var warnings: [RelayResourceKey: String] = [:]
         for item in stored.resources {
             let key = RelayResourceKey(kind: item.kind, namespace: item.namespace, name: item.name)
             resources[key] = RelayResource(key: key, version: item.version, generation: item.generation, labels: item.labels, specJSON: Array(item.spec.utf8))
+            if let warning = item.warning, !warning.isEmpty {
+                warnings[key] = warning
+            }
         }
-        return AgentState(cluster: cluster, appliedRevision: stored.appliedRevision, resources: resources)
+        return AgentState(cluster: cluster, appliedRevision: stored.appliedRevision, resources: resources, warnings: warnings)
     }
 
     /// Replaces the stored state atomically and durably.
@@ -60,7 +67,8 @@ public struct AgentStateFile: Sendable {
             resources: state.resources.values.sorted { $0.key < $1.key }.map {
                 Stored.Resource(
                     kind: $0.key.kind, namespace: $0.key.namespace, name: $0.key.name, version: $0.version,
-                    generation: $0.generation, labels: $0.labels, spec: String(decoding: $0.specJSON, as: UTF8.self)
+                    generation: $0.generation, labels: $0.labels, spec: String(decoding: $0.specJSON, as: UTF8.self),
+                    warning: state.warnings[$0.key]
                 )
             }
         )

@@ -93,6 +93,8 @@ public struct AgentSessionStateMachine: Sendable {
     /// The version of every resource the agent holds (applied, or applied with a warning). A
     /// rejected version leaves the previous one, if any, in place.
     public private(set) var held: [RelayResourceKey: Int64]
+    /// The warning reported for a held version that was applied with one (absent: applied cleanly).
+    public private(set) var warnings: [RelayResourceKey: String]
     /// The revision of the last update applied (0: never synchronised).
     public private(set) var appliedRevision: Int64
 
@@ -106,16 +108,21 @@ public struct AgentSessionStateMachine: Sendable {
     public init(configuration: Configuration, held: [HeldResource], appliedRevision: Int64) {
         self.configuration = configuration
         var versions: [RelayResourceKey: Int64] = [:]
+        var warnings: [RelayResourceKey: String] = [:]
         for resource in held {
             versions[resource.key] = resource.version
+            warnings[resource.key] = resource.warning.isEmpty ? nil : resource.warning
         }
         self.held = versions
+        self.warnings = warnings
         self.appliedRevision = appliedRevision
     }
 
-    /// The held resources sorted by key (what HELLO lists and what the connector persists).
+    /// The held resources sorted by key, with their warnings (what HELLO lists and what the
+    /// connector persists).
     public var heldResources: [HeldResource] {
-        self.held.map { HeldResource(key: $0.key, version: $0.value) }.sorted { $0.key < $1.key }
+        self.held.map { HeldResource(key: $0.key, version: $0.value, warning: self.warnings[$0.key] ?? "") }
+            .sorted { $0.key < $1.key }
     }
 
     /// The HELLO the agent sends on its next connection.
@@ -443,14 +450,20 @@ public struct AgentSessionStateMachine: Sendable {
                 }
             }
             self.held = kept
+            self.warnings = self.warnings.filter { kept[$0.key] != nil }
         }
         for key in update.removals {
             self.held[key] = nil
+            self.warnings[key] = nil
         }
         for result in accepted {
             switch result.state {
-            case .applied, .warning:
+            case .applied:
                 self.held[result.key] = result.version
+                self.warnings[result.key] = nil
+            case .warning:
+                self.held[result.key] = result.version
+                self.warnings[result.key] = result.message
             case .failed:
                 break
             }

@@ -26,6 +26,7 @@ extension Meshrelay_Relay_V1_Hello {
             var proto = Meshrelay_Relay_V1_HeldResource()
             proto.key = Meshrelay_Relay_V1_ResourceKey(held.key)
             proto.version = held.version
+            proto.warning = held.warning
             return proto
         }
         self.outboundPolicy = hello.outboundPolicy
@@ -176,7 +177,8 @@ extension Hello {
             held.append(
                 HeldResource(
                     key: try rules.key(item.key, present: item.hasKey, "held[\(index)].key"),
-                    version: try rules.nonNegative(item.version, "held[\(index)].version")
+                    version: try rules.nonNegative(item.version, "held[\(index)].version"),
+                    warning: item.warning
                 )
             )
         }

@@ -83,14 +83,23 @@ public struct RelayResourceKey: Sendable, Hashable, Comparable, CustomStringConv
     public var description: String { "\(kind) \(namespace)/\(name)" }
 }
 
-/// A resource an agent holds, at a version (the store's `resourceVersion`).
+/// A resource an agent holds, at a version (the store's `resourceVersion`). An agent holds only
+/// versions it accepted; `warning` is the warning it reported when it applied this version (empty:
+/// applied cleanly), so a server that never recorded that ACK can still record the true outcome.
 public struct HeldResource: Sendable, Hashable {
     public var key: RelayResourceKey
     public var version: Int64
+    public var warning: String
 
-    public init(key: RelayResourceKey, version: Int64) {
+    public init(key: RelayResourceKey, version: Int64, warning: String = "") {
         self.key = key
         self.version = version
+        self.warning = warning
+    }
+
+    /// The outcome this held version stands for: applied, or warning with its message.
+    public var result: ResourceResult {
+        ResourceResult(key: key, version: version, state: warning.isEmpty ? .applied : .warning, message: warning)
     }
 }
 

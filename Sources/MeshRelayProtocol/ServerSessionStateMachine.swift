@@ -90,6 +90,11 @@ public struct ServerSessionStateMachine: Sendable {
         /// The agent acknowledged the UPDATE of `revision`: record one status per result
         /// (applied, failed or warning, with the message) for this session's cluster.
         case recordAck(revision: Int64, results: [ResourceResult])
+        /// The agent's HELLO says it holds these resources at their desired versions (applied, or
+        /// applied with a warning): record one status per result, as for an ACK, so a status
+        /// write lost with a previous server is recovered without resending anything. Emitted
+        /// once, right after ``established(cluster:hello:protocolVersion:)``.
+        case recordHeld(revision: Int64, results: [ResourceResult])
         /// Nothing is left to send: the agent holds the desired view of `revision` (apart from
         /// versions it rejected), so the server may record `revision` as the cluster's applied
         /// revision.
@@ -467,10 +472,15 @@ public struct ServerSessionStateMachine: Sendable {
             heartbeatIntervalMilliseconds: max(1, self.configuration.heartbeatInterval.relayClampedMilliseconds),
             revision: current.revision
         )
-        var actions: [Action] = [
-            .established(cluster: self.identity, hello: hello, protocolVersion: protocolVersion),
-            .send(.welcome(welcome)),
-        ]
+        var actions: [Action] = [.established(cluster: self.identity, hello: hello, protocolVersion: protocolVersion)]
+        // What the agent already holds at the desired version is applied there, whatever this
+        // server recorded: a server that died between an agent's ACK and its status write (or
+        // another replica that received the ACK) leaves nothing PENDING for ever.
+        let held = hello.held.filter { current.resources[$0.key]?.version == $0.version }.map(\.result)
+        if !held.isEmpty {
+            actions.append(.recordHeld(revision: hello.appliedRevision, results: held))
+        }
+        actions.append(.send(.welcome(welcome)))
         actions.append(contentsOf: self.sendPendingDifference())
         return actions
     }

@@ -131,6 +131,11 @@ final class RelaySessionHandler: ChannelInboundHandler {
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
                     statusWrites?.yield(.ack(cluster: cluster, revision: revision, records: records))
                 }
+            case .recordHeld(let revision, let results):
+                if let cluster = machine?.identity {
+                    let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
+                    statusWrites?.yield(.ack(cluster: cluster, revision: revision, records: records))
+                }
             case .synchronized(let revision):
                 if let cluster = machine?.identity {
                     statusWrites?.yield(.synchronized(cluster: cluster, revision: revision))

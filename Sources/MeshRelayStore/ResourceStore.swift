@@ -250,7 +250,10 @@ public protocol ResourceStore: Sendable {
     /// Every cluster connection record, ordered by name.
     func clusterStatuses() async throws -> [ClusterStatusRecord]
 
-    /// Creates or replaces per-resource status rows of one cluster.
+    /// Creates or replaces per-resource status rows of one cluster. A row whose state, message
+    /// and observed generation are unchanged is left as it is (its `revision` and `updatedAt` keep
+    /// saying when that outcome was first recorded), so re-reporting what is known writes nothing.
+    /// Rows of resources that no longer exist are not created.
     func saveResourceStatuses(_ records: [ResourceStatusRecord]) async throws
 
     /// Per-resource status rows, of one cluster or all, ordered by cluster then key.

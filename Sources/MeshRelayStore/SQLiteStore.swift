@@ -403,6 +403,9 @@ public final class SQLiteStore: ResourceStore {
                             state = excluded.state, message = excluded.message,
                             observed_generation = excluded.observed_generation, revision = excluded.revision,
                             updated_at = excluded.updated_at
+                        WHERE resource_status.state IS NOT excluded.state
+                            OR resource_status.message IS NOT excluded.message
+                            OR resource_status.observed_generation IS NOT excluded.observed_generation
                         """
                 )
                 for record in records {

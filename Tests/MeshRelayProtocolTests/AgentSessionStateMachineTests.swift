@@ -120,8 +120,31 @@ struct AgentSessionStateMachineTests {
         #expect(!machine.isApplying)
         #expect(machine.held == F.versions(["a": 5, "b": 1, "c": 5, "new": 5]))
         #expect(machine.appliedRevision == 5)
-        #expect(machine.hello.held == F.held(["a": 5, "b": 1, "c": 5, "new": 5]))
+        var expectedHeld = F.held(["a": 5, "b": 1, "c": 5, "new": 5])
+        for index in expectedHeld.indices where expectedHeld[index].key == F.key("c") {
+            expectedHeld[index].warning = F.warning("c", 5).message
+        }
+        #expect(machine.hello.held == expectedHeld, "HELLO carries the warning of a version applied with one")
         #expect(machine.hello.appliedRevision == 5)
+
+        // A clean apply of a newer version clears the warning; a removal forgets it.
+        let next = Update(revision: 6, isSnapshot: false, upserts: [F.resource("c", 6)], removals: [])
+        _ = machine.messageReceived(.update(next), now: F.at(.seconds(2)))
+        _ = machine.applyCompleted(revision: 6, results: [F.applied("c", 6)], now: F.at(.seconds(2)))
+        #expect(machine.warnings.isEmpty)
+        #expect(machine.hello.held.allSatisfy { $0.warning.isEmpty })
+    }
+
+    @Test("warnings held from a previous run are announced again and dropped with their resource")
+    func warningsSurviveARestart() {
+        let held = [HeldResource(key: F.key("a"), version: 2, warning: "careful"), HeldResource(key: F.key("b"), version: 2)]
+        var machine = F.agent(held: held, appliedRevision: 2)
+        #expect(machine.hello.held == held)
+        #expect(machine.warnings == [F.key("a"): "careful"])
+        let update = Update(revision: 3, isSnapshot: false, upserts: [], removals: [F.key("a")])
+        _ = machine.messageReceived(.update(update), now: F.origin)
+        _ = machine.applyCompleted(revision: 3, results: [], now: F.origin)
+        #expect(machine.warnings.isEmpty)
     }
 
     @Test("a snapshot replaces the held set; a failed resource keeps its previous version")

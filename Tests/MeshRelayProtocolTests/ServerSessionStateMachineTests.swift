@@ -60,11 +60,49 @@ struct ServerSessionStateMachineTests {
         #expect(
             actions == [
                 .established(cluster: F.cluster, hello: hello, protocolVersion: 1),
+                .recordHeld(
+                    revision: 8,
+                    results: [
+                        ResourceResult(key: F.key("a"), version: 2, state: .applied),
+                        ResourceResult(key: F.key("b"), version: 8, state: .applied),
+                    ]
+                ),
                 .send(.welcome(F.welcome(revision: 8))),
                 .synchronized(revision: 8),
             ]
         )
         #expect(machine.inFlightRevision == nil)
+    }
+
+    @Test("what the agent holds at the desired version is recorded from HELLO, with its warning; stale versions are not")
+    func heldVersionsAreRecorded() {
+        let view = F.view(20, F.resource("a", 1), F.resource("b", 14), F.resource("w", 5))
+        let held = [
+            HeldResource(key: F.key("a"), version: 1),
+            HeldResource(key: F.key("b"), version: 3),
+            HeldResource(key: F.key("c"), version: 7),
+            HeldResource(key: F.key("w"), version: 5, warning: "wildcard host without endpoints"),
+        ]
+        let hello = F.hello(appliedRevision: 10, held: held)
+        let (_, actions) = F.server(hello: hello, view: view)
+        let recorded = actions.compactMap { action -> [ResourceResult]? in
+            if case .recordHeld(let revision, let results) = action, revision == 10 { return results }
+            return nil
+        }
+        #expect(
+            recorded == [
+                [
+                    ResourceResult(key: F.key("a"), version: 1, state: .applied),
+                    ResourceResult(key: F.key("w"), version: 5, state: .warning, message: "wildcard host without endpoints"),
+                ]
+            ]
+        )
+    }
+
+    @Test("an agent holding nothing current records nothing from HELLO")
+    func nothingHeldNothingRecorded() {
+        let (_, actions) = F.server(hello: F.hello(appliedRevision: 3, held: F.held(["a": 1])), view: F.view(5, F.resource("a", 4)))
+        #expect(!actions.contains { if case .recordHeld = $0 { true } else { false } })
     }
 
     @Test("reconnect after changes and removals: exactly the difference, as a delta")

@@ -125,4 +125,63 @@ struct RelayEndToEndTests {
             #expect(connected.isEmpty, "\(connected)")
         }
     }
+
+    /// A server that dies between an agent's ACK and its status write (or a replica that never saw
+    /// the ACK) must not leave the resource PENDING for ever: the agent's HELLO says what it holds,
+    /// and the server records it without resending anything.
+    @Test func aStatusWriteLostWithAServerIsRecoveredFromTheAgentsHello() async throws {
+        let certificates = try DevCertificates(clusters: ["cluster-1"])
+        defer { certificates.remove() }
+        let states = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-agents-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: states) }
+        try await withTestServer(certificatesDirectory: certificates.directory, heartbeatInterval: .seconds(1)) { server in
+            let relayPort = try #require(server.relayPort)
+            let registration = SeedManifests.stream([SeedManifests.cluster("cluster-1"), SeedManifests.google])
+            #expect(try await server.authorized.send(.POST, "/api/v1/apply", body: Array(registration.utf8)).status == 200)
+            @Sendable func googleState() async throws -> String? {
+                let status = try json(try await server.anonymous.send(.GET, "/api/v1/status"))
+                return (status["resources"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "google" }?["state"] as? String
+            }
+            @Sendable func clusterConnected() async throws -> Bool {
+                let status = try json(try await server.anonymous.send(.GET, "/api/v1/status"))
+                return (status["clusters"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "cluster-1" }?["connected"] as? Bool == true
+            }
+
+            var (agent, task) = try Self.startAgent(cluster: "cluster-1", certificates: certificates.directory, relayPort: relayPort, stateDirectory: states)
+            try await Self.eventually("the agent holds google and the status says so") {
+                let state = try await googleState()
+                return Self.names(agent) == ["google"] && state == "ACCEPTED"
+            }
+            task.cancel()
+            _ = await task.result
+            try await Self.eventually("the agent is recorded as disconnected") { !(try await clusterConnected()) }
+
+            // The per-resource status rows are lost, as if the server had died before writing them.
+            let sqlite = Process()
+            sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            sqlite.arguments = [server.dataDirectory + "/meshrelay.db", "DELETE FROM resource_status;"]
+            try sqlite.run()
+            sqlite.waitUntilExit()
+            #expect(sqlite.terminationStatus == 0)
+            #expect(try await googleState() == "PENDING")
+
+            let updatesBefore = try await Self.updatesSent(server)
+            (agent, task) = try Self.startAgent(cluster: "cluster-1", certificates: certificates.directory, relayPort: relayPort, stateDirectory: states)
+            defer { task.cancel() }
+            try await Self.eventually("the reconnected agent's HELLO restores the status") {
+                let connected = try await clusterConnected()
+                let state = try await googleState()
+                return connected && state == "ACCEPTED"
+            }
+            #expect(try await Self.updatesSent(server) == updatesBefore, "nothing was resent")
+        }
+    }
+
+    /// The number of UPDATE frames the server sent, from its metrics.
+    static func updatesSent(_ server: TestServer) async throws -> Int {
+        let metrics = try await server.anonymous.send(.GET, "/metrics").text
+        let prefix = #"meshrelay_relay_frames_total{direction="out",type="UPDATE"} "#
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }
+        return line.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+    }
 }

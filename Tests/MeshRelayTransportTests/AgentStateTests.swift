@@ -23,7 +23,11 @@ struct AgentStateTests {
             ResourceResult(key: Self.resource("c", version: 5).key, version: 5, state: .warning, message: "careful"),
         ])
         #expect(state.held.map { "\($0.key.name)@\($0.version)" } == ["a@1", "c@5"])
+        #expect(state.held.map(\.warning) == ["", "careful"], "a version applied with a warning keeps it")
         #expect(state.appliedRevision == 5)
+        let third = Update(revision: 6, isSnapshot: false, upserts: [Self.resource("c", version: 6)], removals: [])
+        state.apply(third, results: [ResourceResult(key: Self.resource("c", version: 6).key, version: 6, state: .applied)])
+        #expect(state.warnings.isEmpty, "a clean apply clears the warning")
     }
 
     @Test func theStateFileRoundTripsAndRefusesAnotherCluster() throws {
@@ -35,6 +39,7 @@ struct AgentStateTests {
         for resource in [Self.resource("a", version: 1), Self.resource("b", version: 7)] {
             state.resources[resource.key] = resource
         }
+        state.warnings[Self.resource("b", version: 7).key] = "wildcard host without endpoints"
         try file.save(state)
         #expect(try file.load(cluster: "cluster-1") == state)
         #expect(!FileManager.default.fileExists(atPath: file.path + ".tmp"))

@@ -103,7 +103,10 @@ nonisolated struct Meshrelay_Relay_V1_ResourceKey: Sendable {
   init() {}
 }
 
-/// A resource the agent holds, at a version (the store's resourceVersion, >= 0).
+/// A resource the agent holds, at a version (the store's resourceVersion, >= 0). The agent holds
+/// only versions it accepted (applied, or applied with a warning); `warning` is the warning it
+/// reported for that version, empty when it applied cleanly. Added in 0.1.0 without a version bump:
+/// an older peer skips the field (proto3 unknown field) and reads "applied".
 nonisolated struct Meshrelay_Relay_V1_HeldResource: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -119,6 +122,8 @@ nonisolated struct Meshrelay_Relay_V1_HeldResource: Sendable {
   mutating func clearKey() {self._key = nil}
 
   var version: Int64 = 0
+
+  var warning: String = String()
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -390,7 +395,7 @@ nonisolated extension Meshrelay_Relay_V1_ResourceKey: SwiftProtobuf.Message, Swi
 
 nonisolated extension Meshrelay_Relay_V1_HeldResource: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".HeldResource"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}version\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}version\0\u{1}warning\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -400,6 +405,7 @@ nonisolated extension Meshrelay_Relay_V1_HeldResource: SwiftProtobuf.Message, Sw
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.warning) }()
       default: break
       }
     }
@@ -416,12 +422,16 @@ nonisolated extension Meshrelay_Relay_V1_HeldResource: SwiftProtobuf.Message, Sw
     if self.version != 0 {
       try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 2)
     }
+    if !self.warning.isEmpty {
+      try visitor.visitSingularStringField(value: self.warning, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Meshrelay_Relay_V1_HeldResource, rhs: Meshrelay_Relay_V1_HeldResource) -> Bool {
     if lhs._key != rhs._key {return false}
     if lhs.version != rhs.version {return false}
+    if lhs.warning != rhs.warning {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
