@@ -114,6 +114,7 @@ let package = Package(
                 "MeshRelayStore",
                 "MeshRelayServer",
                 "MeshRelayAgent",
+                "MeshRelayProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -254,7 +254,11 @@ final class AgentSession: @unchecked Sendable {
             }
 
         case .close(let code, let message):
-            self.logger.debug(
+            // An orderly close (drain, goodbye, shutdown) is routine; a silent server, a missing
+            // WELCOME or a protocol violation is something an operator must see.
+            let level: Logger.Level = [.normal, .draining].contains(code) ? .debug : .warning
+            self.logger.log(
+                level: level,
                 "closing the connection",
                 metadata: ["relay.server": "\(connection.address)", "relay.code": "\(code)", "relay.reason": "\(message)"]
             )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MeshRelayAgent
+import MeshRelayProtocol
 import ServiceLifecycle
 
 struct AgentCommand: AsyncParsableCommand {
@@ -30,6 +31,15 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("outbound-policy"), help: "REGISTRY_ONLY or ALLOW_ANY (reported to the server).")
     var outboundPolicy = "REGISTRY_ONLY"
 
+    @Option(name: .customLong("hello-timeout"), help: "Seconds to wait for a connection, its TLS handshake and WELCOME.")
+    var helloTimeout: Double = 10
+
+    @Option(name: .customLong("reconnect-backoff-base"), help: "Ceiling in seconds of the first reconnect delay (exponential, full jitter).")
+    var backoffBase: Double = 0.2
+
+    @Option(name: .customLong("reconnect-backoff-cap"), help: "Largest reconnect delay in seconds.")
+    var backoffCap: Double = 30
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -51,6 +61,11 @@ struct AgentCommand: AsyncParsableCommand {
             throw ValidationError("--outbound-policy must be REGISTRY_ONLY or ALLOW_ANY")
         }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a log level") }
+        if !(0.05...3600).contains(helloTimeout) { throw ValidationError("--hello-timeout must be between 0.05 and 3600 seconds") }
+        if !(0.001...3600).contains(backoffBase) { throw ValidationError("--reconnect-backoff-base must be between 0.001 and 3600 seconds") }
+        if !(backoffBase...3600).contains(backoffCap) {
+            throw ValidationError("--reconnect-backoff-cap must be at least --reconnect-backoff-base and at most 3600 seconds")
+        }
     }
 
     func run() async throws {
@@ -62,7 +77,8 @@ struct AgentCommand: AsyncParsableCommand {
                 configuration: AgentConfiguration(
                     cluster: cluster, servers: addresses, certificatesDirectory: certsDir,
                     stateDirectory: stateDir ?? "./meshrelay-agent-\(cluster)", agentVersion: MeshRelayVersion.current,
-                    outboundPolicy: outboundPolicy
+                    outboundPolicy: outboundPolicy, helloTimeout: .milliseconds(Int64(helloTimeout * 1000)),
+                    backoff: ReconnectBackoff(base: .milliseconds(Int64(backoffBase * 1000)), cap: .milliseconds(Int64(backoffCap * 1000)))
                 ),
                 logger: logger
             )

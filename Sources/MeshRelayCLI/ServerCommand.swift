@@ -64,6 +64,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-interval"), help: "Relay heartbeat interval in seconds; a peer silent for 3 intervals is dropped.")
     var heartbeatInterval: Double = 10
 
+    @Option(name: .customLong("handshake-timeout"), help: "Seconds a relay connection has from accept to a valid HELLO, TLS handshake included.")
+    var handshakeTimeout: Double = 10
+
+    @Option(name: .customLong("drain-timeout"), help: "Seconds agents get to leave after DRAIN on shutdown before their connections are closed.")
+    var drainTimeout: Double = 5
+
     @Option(name: .customLong("token-file"), help: "Admin token file (default DATA_DIR/admin.token, generated when missing).")
     var tokenFile: String?
 
@@ -86,6 +92,8 @@ struct ServerCommand: AsyncParsableCommand {
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
         if changelogRetention < 1 { throw ValidationError("--changelog-retention must be at least 1") }
         if !(0.05...3600).contains(heartbeatInterval) { throw ValidationError("--heartbeat-interval must be between 0.05 and 3600 seconds") }
+        if !(0.05...3600).contains(handshakeTimeout) { throw ValidationError("--handshake-timeout must be between 0.05 and 3600 seconds") }
+        if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be between 0 and 3600 seconds") }
     }
 
     func run() async throws {
@@ -95,7 +103,9 @@ struct ServerCommand: AsyncParsableCommand {
             dataDirectory: dataDir, apiHost: apiListen.host, apiPort: apiListen.port,
             relayHost: relayListen.host, relayPort: relayListen.port, certificatesDirectory: certsDir,
             tokenFile: tokenFile, maximumRequestBodyBytes: maxBodyBytes, changeLogRetention: changelogRetention,
-            heartbeatInterval: .milliseconds(Int64(heartbeatInterval * 1000))
+            heartbeatInterval: .milliseconds(Int64(heartbeatInterval * 1000)),
+            handshakeTimeout: .milliseconds(Int64(handshakeTimeout * 1000)),
+            drainTimeout: .milliseconds(Int64(drainTimeout * 1000))
         )
         do {
             try await ManagementServer(configuration: configuration, logger: logger).run()

@@ -69,7 +69,8 @@ public struct ManagementServer: Sendable {
             let relay = RelayListener(
                 configuration: .init(
                     host: configuration.relayHost, port: configuration.relayPort, certificatesDirectory: certificates, serverID: serverID,
-                    heartbeatInterval: configuration.heartbeatInterval
+                    heartbeatInterval: configuration.heartbeatInterval, handshakeTimeout: configuration.handshakeTimeout,
+                    drainTimeout: configuration.drainTimeout
                 ),
                 hub: hub, logger: logger, onListening: onRelayListening
             )

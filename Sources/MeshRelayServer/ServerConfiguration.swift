@@ -23,6 +23,11 @@ public struct ServerConfiguration: Sendable {
     public var compactionInterval: Duration
     /// Relay heartbeat interval (a silent agent is dropped after 3).
     public var heartbeatInterval: Duration
+    /// How long a relay connection may take from TCP accept to a valid HELLO (TLS handshake
+    /// included); a silent or slow client is dropped after it.
+    public var handshakeTimeout: Duration
+    /// On shutdown, how long agents get to leave after DRAIN before their connections are closed.
+    public var drainTimeout: Duration
 
     public init(
         dataDirectory: String = "./meshrelay-data",
@@ -35,9 +40,13 @@ public struct ServerConfiguration: Sendable {
         maximumRequestBodyBytes: Int = 64 << 20,
         changeLogRetention: Int64 = 100_000,
         compactionInterval: Duration = .seconds(60),
-        heartbeatInterval: Duration = .seconds(10)
+        heartbeatInterval: Duration = .seconds(10),
+        handshakeTimeout: Duration = .seconds(10),
+        drainTimeout: Duration = .seconds(5)
     ) {
         self.heartbeatInterval = heartbeatInterval
+        self.handshakeTimeout = handshakeTimeout
+        self.drainTimeout = drainTimeout
         self.dataDirectory = dataDirectory
         self.apiHost = apiHost
         self.apiPort = apiPort

@@ -191,14 +191,14 @@ final class AgentProcess: Sendable {
     let log: OutputCollector
     let stateDirectory: String
 
-    init(cluster: String, servers: [String], certificates: String, stateDirectory: String) throws {
+    init(cluster: String, servers: [String], certificates: String, stateDirectory: String, extraArguments: [String] = []) throws {
         self.stateDirectory = stateDirectory
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try meshrelayBinary())
         process.arguments = [
             "agent", "--cluster", cluster, "--server", servers.joined(separator: ","), "--certs-dir", certificates,
             "--state-dir", stateDirectory, "--log-format", "json",
-        ]
+        ] + extraArguments
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
@@ -258,4 +258,37 @@ func waitUntil(timeout: Duration = .seconds(30), _ condition: () async throws ->
         try? await Task.sleep(for: .milliseconds(50))
     }
     return false
+}
+
+/// The JSON log lines (`--log-format json`) in `text` whose message is `message` and whose fields
+/// include every pair of `fields`.
+func logEntries(_ text: String, message: String, fields: [String: String] = [:]) -> [[String: Any]] {
+    text.split(separator: "\n").compactMap { line -> [String: Any]? in
+        guard line.contains(message), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+        guard object["msg"] as? String == message else { return nil }
+        for (key, value) in fields where object[key] as? String != value { return nil }
+        return object
+    }
+}
+
+extension ServerProcess {
+    /// SIGSTOP: the process keeps its sockets (the kernel still ACKs) but answers nothing.
+    func stop() { kill(process.processIdentifier, SIGSTOP) }
+    /// SIGCONT after ``stop()``.
+    func resume() { kill(process.processIdentifier, SIGCONT) }
+}
+
+extension AgentProcess {
+    /// SIGSTOP: the process keeps its sockets (the kernel still ACKs) but answers nothing.
+    func stop() { kill(process.processIdentifier, SIGSTOP) }
+    /// SIGCONT after ``stop()``.
+    func resume() { kill(process.processIdentifier, SIGCONT) }
+}
+
+/// The entry of `cluster` in `meshrelay status -o json` of the server at `api`, if any.
+func clusterStatus(api: String, cluster: String) async -> [String: Any]? {
+    guard let status = try? await runMeshrelay(["status", "-o", "json", "--api", api]),
+        let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+    else { return nil }
+    return (object["clusters"] as? [[String: Any]])?.first { $0["name"] as? String == cluster }
 }
