@@ -18,8 +18,30 @@ struct RelayDrillTests {
         #expect(applied.exitCode == 0, "\(applied.stderr)")
     }
 
-    static func serverArguments() -> [String] {
-        ["--heartbeat-interval", "\(heartbeat)"]
+    /// A server on `port` sharing `directory/data` (so several servers share one store).
+    static func server(_ directory: String, _ certificates: DevCertificates, port: Int, extra: [String] = []) async throws -> ServerProcess {
+        try await ServerProcess(
+            dataDirectory: directory + "/data", relayPort: port, certificates: certificates.directory,
+            extraArguments: ["--heartbeat-interval", "\(heartbeat)"] + extra
+        )
+    }
+
+    /// Two servers on one store, cluster-1 registered, and an agent given both addresses that has
+    /// synchronised through the first.
+    static func twoServersAndAnAgent(
+        _ directory: String, _ certificates: DevCertificates, agentArguments: [String] = []
+    ) async throws -> (a: ServerProcess, b: ServerProcess, portA: Int, portB: Int, agent: AgentProcess) {
+        let portA = try freePort()
+        let portB = try freePort()
+        let serverA = try await server(directory, certificates, port: portA)
+        let serverB = try await server(directory, certificates, port: portB)
+        try await register(["cluster-1"], on: serverA)
+        let agent = try AgentProcess(
+            cluster: "cluster-1", servers: ["127.0.0.1:\(portA)", "127.0.0.1:\(portB)"], certificates: certificates.directory,
+            stateDirectory: directory + "/agent", extraArguments: agentArguments
+        )
+        #expect(await waitUntil { agent.heldNames() == ["google"] && serverA.log.text.contains("agent connected") }, "agent log:\n\(agent.log.text)")
+        return (serverA, serverB, portA, portB, agent)
     }
 
     /// On SIGTERM a server sends DRAIN: the agent goes to the next address at once, although its
@@ -29,17 +51,9 @@ struct RelayDrillTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let certificates = try DevCertificates(clusters: ["cluster-1"])
         defer { certificates.remove() }
-        let portA = try freePort()
-        let portB = try freePort()
-        let serverA = try await ServerProcess(dataDirectory: directory + "/data", relayPort: portA, certificates: certificates.directory, extraArguments: Self.serverArguments())
-        let serverB = try await ServerProcess(dataDirectory: directory + "/data", relayPort: portB, certificates: certificates.directory, extraArguments: Self.serverArguments())
-        try await Self.register(["cluster-1"], on: serverA)
-        let agent = try AgentProcess(
-            cluster: "cluster-1", servers: ["127.0.0.1:\(portA)", "127.0.0.1:\(portB)"], certificates: certificates.directory,
-            stateDirectory: directory + "/agent",
-            extraArguments: ["--reconnect-backoff-base", "30", "--reconnect-backoff-cap", "30", "--log-level", "debug"]
+        let (serverA, serverB, portA, portB, agent) = try await Self.twoServersAndAnAgent(
+            directory, certificates, agentArguments: ["--reconnect-backoff-base", "30", "--reconnect-backoff-cap", "30", "--log-level", "debug"]
         )
-        #expect(await waitUntil { agent.heldNames() == ["google"] && serverA.log.text.contains("agent connected") }, "agent log:\n\(agent.log.text)")
 
         let exitA = serverA.terminate()
         #expect(exitA == 0, "a draining server exits cleanly")
@@ -62,7 +76,7 @@ struct RelayDrillTests {
         let certificates = try DevCertificates(clusters: ["cluster-1"])
         defer { certificates.remove() }
         let port = try freePort()
-        let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: port, certificates: certificates.directory, extraArguments: Self.serverArguments())
+        let server = try await Self.server(directory, certificates, port: port)
         try await Self.register(["cluster-1"], on: server)
         let agent = try AgentProcess(cluster: "cluster-1", servers: ["127.0.0.1:\(port)"], certificates: certificates.directory, stateDirectory: directory + "/agent")
         #expect(await waitUntil { agent.heldNames() == ["google"] && server.log.text.contains("agent connected") }, "agent log:\n\(agent.log.text)")
@@ -95,16 +109,7 @@ struct RelayDrillTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let certificates = try DevCertificates(clusters: ["cluster-1"])
         defer { certificates.remove() }
-        let portA = try freePort()
-        let portB = try freePort()
-        let serverA = try await ServerProcess(dataDirectory: directory + "/data", relayPort: portA, certificates: certificates.directory, extraArguments: Self.serverArguments())
-        let serverB = try await ServerProcess(dataDirectory: directory + "/data", relayPort: portB, certificates: certificates.directory, extraArguments: Self.serverArguments())
-        try await Self.register(["cluster-1"], on: serverA)
-        let agent = try AgentProcess(
-            cluster: "cluster-1", servers: ["127.0.0.1:\(portA)", "127.0.0.1:\(portB)"], certificates: certificates.directory,
-            stateDirectory: directory + "/agent"
-        )
-        #expect(await waitUntil { agent.heldNames() == ["google"] && serverA.log.text.contains("agent connected") }, "agent log:\n\(agent.log.text)")
+        let (serverA, serverB, _, _, agent) = try await Self.twoServersAndAnAgent(directory, certificates)
 
         serverA.stop()
         defer {
@@ -133,10 +138,7 @@ struct RelayDrillTests {
         let certificates = try DevCertificates(clusters: ["cluster-1"])
         defer { certificates.remove() }
         let port = try freePort()
-        let server = try await ServerProcess(
-            dataDirectory: directory + "/data", relayPort: port, certificates: certificates.directory,
-            extraArguments: Self.serverArguments() + ["--handshake-timeout", "1"]
-        )
+        let server = try await Self.server(directory, certificates, port: port, extra: ["--handshake-timeout", "1"])
         let descriptor = try connectLoopback(port: port)
         defer { close(descriptor) }
         let started = ContinuousClock.now
@@ -180,7 +182,7 @@ struct RelayDrillTests {
         let certificates = try DevCertificates(clusters: ["cluster-1", "cluster-2"])
         defer { certificates.remove() }
         let port = try freePort()
-        let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: port, certificates: certificates.directory, extraArguments: Self.serverArguments())
+        let server = try await Self.server(directory, certificates, port: port)
         try await Self.register(["cluster-1"], on: server)
         let agent = try AgentProcess(cluster: "cluster-2", servers: ["127.0.0.1:\(port)"], certificates: certificates.directory, stateDirectory: directory + "/agent")
         #expect(
