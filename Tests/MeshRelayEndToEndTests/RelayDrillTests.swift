@@ -87,10 +87,12 @@ struct RelayDrillTests {
             !logEntries(server.log.text, message: "relay session closing", fields: ["relay.code": "heartbeatTimeout"]).isEmpty
         }
         let elapsed = ContinuousClock.now - stopped
+        // Still stopped, so it cannot have come back yet: the status shows it disconnected.
+        let shownDisconnected = await waitUntil { await clusterStatus(api: server.url, cluster: "cluster-1")?["connected"] as? Bool == false }
         agent.resume()
         #expect(detected, "server log:\n\(server.log.text)")
         #expect(elapsed <= .seconds(3 * Self.heartbeat) + Self.slack, "detected after \(elapsed)")
-        #expect(await waitUntil { await clusterStatus(api: server.url, cluster: "cluster-1")?["connected"] as? Bool == false })
+        #expect(shownDisconnected)
         print("blackholed agent detected by the server after \(elapsed) (heartbeat \(Self.heartbeat) s)")
 
         // Resumed, the agent finds its connection closed and comes back.
