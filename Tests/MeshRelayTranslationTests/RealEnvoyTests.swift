@@ -1,4 +1,5 @@
 import Foundation
+import MeshRelayTesting
 import MeshRelayModel
 import MeshRelayTranslation
 import Testing
