@@ -22,6 +22,8 @@ public struct AgentStateFile: Sendable {
             var labels: [String: String]
             /// The canonical spec JSON as a string.
             var spec: String
+            /// `metadata.creationTimestamp`; absent in files written before it was kept.
+            var creationTimestamp: String?
             /// The warning reported when this version was applied; absent when it applied cleanly
             /// (files written before warnings were kept have none).
             var warning: String?
@@ -52,7 +54,10 @@ public struct AgentStateFile: Sendable {
         var warnings: [RelayResourceKey: String] = [:]
         for item in stored.resources {
             let key = RelayResourceKey(kind: item.kind, namespace: item.namespace, name: item.name)
-            resources[key] = RelayResource(key: key, version: item.version, generation: item.generation, labels: item.labels, specJSON: Array(item.spec.utf8))
+            resources[key] = RelayResource(
+                key: key, version: item.version, generation: item.generation, labels: item.labels, specJSON: Array(item.spec.utf8),
+                creationTimestamp: item.creationTimestamp ?? ""
+            )
             if let warning = item.warning, !warning.isEmpty {
                 warnings[key] = warning
             }
@@ -68,7 +73,7 @@ public struct AgentStateFile: Sendable {
                 Stored.Resource(
                     kind: $0.key.kind, namespace: $0.key.namespace, name: $0.key.name, version: $0.version,
                     generation: $0.generation, labels: $0.labels, spec: String(decoding: $0.specJSON, as: UTF8.self),
-                    warning: state.warnings[$0.key]
+                    creationTimestamp: $0.creationTimestamp.isEmpty ? nil : $0.creationTimestamp, warning: state.warnings[$0.key]
                 )
             }
         )

@@ -62,6 +62,7 @@ extension Meshrelay_Relay_V1_Resource {
         self.generation = resource.generation
         self.labels = resource.labels
         self.specJson = Data(resource.specJSON)
+        self.creationTimestamp = resource.creationTimestamp
     }
 }
 
@@ -230,7 +231,8 @@ extension Update {
                     version: try rules.nonNegative(item.version, "upserts[\(index)].version"),
                     generation: try rules.nonNegative(item.generation, "upserts[\(index)].generation"),
                     labels: item.labels,
-                    specJSON: [UInt8](item.specJson)
+                    specJSON: [UInt8](item.specJson),
+                    creationTimestamp: item.creationTimestamp
                 )
             )
         }

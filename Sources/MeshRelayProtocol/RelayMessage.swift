@@ -220,13 +220,21 @@ public struct RelayResource: Sendable, Hashable {
     public var labels: [String: String]
     /// The spec's canonical JSON (UTF-8), as the store keeps it.
     public var specJSON: [UInt8]
+    /// `metadata.creationTimestamp` (RFC 3339, UTC), empty when unknown. Two ExternalServices
+    /// claiming the same host and port are resolved by it (the older wins), identically in every
+    /// cluster.
+    public var creationTimestamp: String
 
-    public init(key: RelayResourceKey, version: Int64, generation: Int64, labels: [String: String], specJSON: [UInt8]) {
+    public init(
+        key: RelayResourceKey, version: Int64, generation: Int64, labels: [String: String], specJSON: [UInt8],
+        creationTimestamp: String = ""
+    ) {
         self.key = key
         self.version = version
         self.generation = generation
         self.labels = labels
         self.specJSON = specJSON
+        self.creationTimestamp = creationTimestamp
     }
 }
 

@@ -77,7 +77,7 @@ public struct ClusterViews: Sendable {
         RelayResource(
             key: RelayResourceKey(kind: stored.key.kind.rawValue, namespace: stored.key.namespace, name: stored.key.name),
             version: stored.resourceVersion, generation: stored.generation, labels: stored.resource.metadata.labels ?? [:],
-            specJSON: Array(stored.specJSON.utf8)
+            specJSON: Array(stored.specJSON.utf8), creationTimestamp: RFC3339.string(from: stored.createdAt)
         )
     }
 }

@@ -145,7 +145,8 @@ enum Fixtures {
                         version: 6,
                         generation: 2,
                         labels: ["": "", "a": "", "日本": "語", "k": String(repeating: "v", count: 300)],
-                        specJSON: [0, 0xff, 0x7b, 0x7d]
+                        specJSON: [0, 0xff, 0x7b, 0x7d],
+                        creationTimestamp: "2026-11-30T18:05:00Z"
                     ),
                 ],
                 removals: [key, RelayResourceKey(kind: "ExternalService", namespace: "x", name: "gone")]

@@ -51,4 +51,11 @@ import Testing
         #expect(split.view(for: "c1")?.resources.count == 1)
         #expect(split.view(for: "c3")?.resources.count == 2)
     }
+
+    @Test func aRelayResourceCarriesTheCreationTimestampTheAPIShows() throws {
+        let stored = try Self.stored(Self.service("api", namespace: "global"), version: 3)
+        let relayed = ClusterViews.relayResource(stored)
+        #expect(relayed.creationTimestamp == RFC3339.string(from: stored.createdAt))
+        #expect(relayed.version == 3)
+    }
 }

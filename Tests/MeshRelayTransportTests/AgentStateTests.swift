@@ -40,6 +40,7 @@ struct AgentStateTests {
             state.resources[resource.key] = resource
         }
         state.warnings[Self.resource("b", version: 7).key] = "wildcard host without endpoints"
+        state.resources[Self.resource("b", version: 7).key]?.creationTimestamp = "2026-11-30T18:05:00Z"
         try file.save(state)
         #expect(try file.load(cluster: "cluster-1") == state)
         #expect(!FileManager.default.fileExists(atPath: file.path + ".tmp"))

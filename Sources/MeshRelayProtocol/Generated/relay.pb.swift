@@ -229,6 +229,9 @@ nonisolated struct Meshrelay_Relay_V1_Resource: Sendable {
   /// canonical JSON (UTF-8), opaque to the protocol
   var specJson: Data = Data()
 
+  /// RFC 3339 UTC, as the API shows it; "" = unknown
+  var creationTimestamp: String = String()
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -589,7 +592,7 @@ nonisolated extension Meshrelay_Relay_V1_Refuse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Meshrelay_Relay_V1_Resource: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Resource"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}version\0\u{1}generation\0\u{1}labels\0\u{3}spec_json\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}version\0\u{1}generation\0\u{1}labels\0\u{3}spec_json\0\u{3}creation_timestamp\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -602,6 +605,7 @@ nonisolated extension Meshrelay_Relay_V1_Resource: SwiftProtobuf.Message, SwiftP
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.generation) }()
       case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.labels) }()
       case 5: try { try decoder.decodeSingularBytesField(value: &self.specJson) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.creationTimestamp) }()
       default: break
       }
     }
@@ -627,6 +631,9 @@ nonisolated extension Meshrelay_Relay_V1_Resource: SwiftProtobuf.Message, SwiftP
     if !self.specJson.isEmpty {
       try visitor.visitSingularBytesField(value: self.specJson, fieldNumber: 5)
     }
+    if !self.creationTimestamp.isEmpty {
+      try visitor.visitSingularStringField(value: self.creationTimestamp, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -636,6 +643,7 @@ nonisolated extension Meshrelay_Relay_V1_Resource: SwiftProtobuf.Message, SwiftP
     if lhs.generation != rhs.generation {return false}
     if lhs.labels != rhs.labels {return false}
     if lhs.specJson != rhs.specJson {return false}
+    if lhs.creationTimestamp != rhs.creationTimestamp {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
