@@ -81,6 +81,10 @@ public struct RelayListener: Service {
         // Until shutdown (or cancellation).
         try? await gracefulShutdown()
 
+        // Stop accepting first: a drained agent reconnects at once, and must reach another server
+        // (or be refused and back off) rather than open a new session here that nobody drains.
+        // Closing the listening socket leaves the accepted connections open.
+        try? await channel.close()
         let draining = hub.drainAll()
         if draining > 0 {
             logger.info("draining agent sessions", metadata: ["relay.sessions": "\(draining)"])
@@ -89,7 +93,6 @@ public struct RelayListener: Service {
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }
-        try? await channel.close()
         logger.info("relay stopped")
     }
 }

@@ -68,6 +68,28 @@ struct RelayDrillTests {
         #expect(serverB.terminate() == 0)
     }
 
+    /// A draining server stops accepting before it drains: an agent with only this server's
+    /// address cannot open a new session that nobody drains, so the server exits as soon as its
+    /// agents left, not at the end of its drain timeout (30 s here).
+    @Test func aDrainingServerDoesNotAcceptNewSessions() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificates = try DevCertificates(clusters: ["cluster-1"])
+        defer { certificates.remove() }
+        let port = try freePort()
+        let server = try await Self.server(directory, certificates, port: port, extra: ["--drain-timeout", "30"])
+        try await Self.register(["cluster-1"], on: server)
+        let agent = try AgentProcess(cluster: "cluster-1", servers: ["127.0.0.1:\(port)"], certificates: certificates.directory, stateDirectory: directory + "/agent")
+        #expect(await waitUntil { agent.heldNames() == ["google"] && server.log.text.contains("agent connected") }, "agent log:\n\(agent.log.text)")
+        let started = ContinuousClock.now
+        #expect(server.terminate() == 0)
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed < .seconds(15), "the server waited \(elapsed) for a session opened while it drained:\n\(server.log.text)")
+        #expect(server.log.text.components(separatedBy: "agent connected").count == 2, "one session only:\n\(server.log.text)")
+        #expect(agent.heldNames() == ["google"])
+        #expect(agent.terminate() == 0)
+    }
+
     /// An agent that stops answering (SIGSTOP) is dropped by the server for missed heartbeats,
     /// within 3 intervals, and shows as disconnected; resumed, it comes back.
     @Test func aSilentAgentIsDroppedWithinThreeHeartbeats() async throws {
