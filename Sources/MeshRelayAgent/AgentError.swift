@@ -7,6 +7,8 @@ public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let stateFile = Code("stateFile")
         /// Bad flags or unusable files.
         public static let configuration = Code("configuration")
+        /// The data plane (Envoy, its config files, its admin endpoint) failed.
+        public static let dataPlane = Code("dataPlane")
         public var description: String { raw }
     }
 

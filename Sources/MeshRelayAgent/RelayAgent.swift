@@ -29,6 +29,7 @@ public final class RelayAgent: Service, Sendable {
     private let stateFile: AgentStateFile
     private let state: Mutex<AgentState>
     private let onApplied: (@Sendable (AgentState) -> Void)?
+    private let dataPlane: (any DataPlane)?
     private let session: AgentSession
     private let control = Mutex(Control())
 
@@ -45,6 +46,8 @@ public final class RelayAgent: Service, Sendable {
     ///   - logger: The logger (metadata `agent.cluster` is added; `relay.server` per connection).
     ///   - eventLoopGroup: Where the connections run (one event loop of it is used); NIO's
     ///     shared `MultiThreadedEventLoopGroup.singleton` when `nil`.
+    ///   - dataPlane: Where the state takes effect (e.g. ``EnvoyDataPlane``); `nil` keeps it in
+    ///     the state file only. It gets the last durable state before the first connection.
     ///   - onApplied: Called (off the event loop) with the new state after every update was
     ///     applied and persisted, before it is acknowledged.
     /// - Throws: ``AgentError`` `.configuration` (no server address, unusable certificates) or
@@ -53,6 +56,7 @@ public final class RelayAgent: Service, Sendable {
         configuration: AgentConfiguration,
         logger: Logger,
         eventLoopGroup: (any EventLoopGroup)? = nil,
+        dataPlane: (any DataPlane)? = nil,
         onApplied: (@Sendable (AgentState) -> Void)? = nil
     ) throws(AgentError) {
         guard !configuration.servers.isEmpty else {
@@ -64,6 +68,7 @@ public final class RelayAgent: Service, Sendable {
         self.logger = logger
         self.eventLoop = (eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton).next()
         self.onApplied = onApplied
+        self.dataPlane = dataPlane
 
         do {
             let tls = try RelayTLS.clientConfiguration(
@@ -132,6 +137,15 @@ public final class RelayAgent: Service, Sendable {
                 "agent.held": "\(self.currentState().resources.count)",
             ]
         )
+        // Static stability: the data plane gets the last durable state before any server is
+        // reached, and keeps running it whatever happens to the connection.
+        if let dataPlane = self.dataPlane {
+            let state = self.currentState()
+            await dataPlane.restore(Array(state.resources.values), revision: state.appliedRevision)
+        }
+        let dataPlaneTask: Task<Void, Never>? = self.dataPlane.map { dataPlane in
+            Task { await dataPlane.run() }
+        }
         await withTaskCancellationOrGracefulShutdownHandler {
             var address = planner.currentAddress
             var rng = SystemRandomNumberGenerator()
@@ -155,6 +169,8 @@ public final class RelayAgent: Service, Sendable {
         } onCancelOrGracefulShutdown: {
             self.requestStop()
         }
+        self.dataPlane?.stop()
+        await dataPlaneTask?.value
         self.logger.info("relay agent stopped")
     }
 
@@ -243,8 +259,12 @@ public final class RelayAgent: Service, Sendable {
         for resource in update.upserts {
             results.append(Self.check(resource))
         }
-        var next = self.currentState()
+        let current = self.currentState()
+        var next = current
         next.apply(update, results: results)
+        if let dataPlane = self.dataPlane {
+            (next, results) = await self.takeEffect(update, results: results, current: current, proposed: next, dataPlane: dataPlane)
+        }
         do {
             try self.stateFile.save(next)
         } catch {
@@ -281,6 +301,57 @@ public final class RelayAgent: Service, Sendable {
         )
         self.onApplied?(next)
         return results
+    }
+
+    /// Hands the proposed state to the data plane and folds its verdict into the results: a
+    /// rejected configuration fails every upsert with the data plane's message (removals still
+    /// apply), a resource the data plane could not use fails, a warning is reported as such. When
+    /// anything failed, the data plane gets the state the agent will really hold (failed upserts
+    /// at their previous versions), so what runs is what HELLO will announce.
+    private func takeEffect(
+        _ update: Update,
+        results: [ResourceResult],
+        current: AgentState,
+        proposed: AgentState,
+        dataPlane: any DataPlane
+    ) async -> (AgentState, [ResourceResult]) {
+        var results = results
+        switch await dataPlane.apply(Array(proposed.resources.values), revision: update.revision) {
+        case .accepted(let outcomes):
+            var anyFailed = false
+            for index in results.indices where results[index].state == .applied {
+                switch outcomes[results[index].key] {
+                case .warning(let message)?:
+                    results[index].state = .warning
+                    results[index].message = message
+                case .failed(let message)?:
+                    results[index].state = .failed
+                    results[index].message = message
+                    anyFailed = true
+                case nil:
+                    break
+                }
+            }
+            guard anyFailed else { return (proposed, results) }
+        case .rejected(let message):
+            self.logger.warning(
+                "the data plane rejected the configuration; the previous versions stay",
+                metadata: ["relay.revision": "\(update.revision)", "agent.error": "\(message)"]
+            )
+            for index in results.indices where results[index].state != .failed {
+                results[index].state = .failed
+                results[index].message = "the data plane rejected the configuration of revision \(update.revision): \(message)"
+            }
+        }
+        var held = current
+        held.apply(update, results: results)
+        if case .rejected(let message) = await dataPlane.apply(Array(held.resources.values), revision: update.revision) {
+            self.logger.error(
+                "the data plane also rejected the configuration without the failed resources; it keeps what it ran before",
+                metadata: ["relay.revision": "\(update.revision)", "agent.error": "\(message)"]
+            )
+        }
+        return (held, results)
     }
 
     /// Whether the agent can use a resource: its kind is known and its spec decodes.

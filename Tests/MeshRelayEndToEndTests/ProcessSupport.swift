@@ -277,3 +277,11 @@ func clusterStatus(api: String, cluster: String) async -> [String: Any]? {
     else { return nil }
     return (object["clusters"] as? [[String: Any]])?.first { $0["name"] as? String == cluster }
 }
+
+/// The overall state of the resource named `name` in `meshrelay status -o json`, if listed.
+func resourceState(api: String, name: String) async -> String? {
+    guard let status = try? await runMeshrelay(["status", "-o", "json", "--api", api]),
+        let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+    else { return nil }
+    return (object["resources"] as? [[String: Any]])?.first { $0["name"] as? String == name }?["state"] as? String
+}

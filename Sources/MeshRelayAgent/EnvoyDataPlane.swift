@@ -1,0 +1,302 @@
+import Foundation
+public import Logging
+import MeshRelayModel
+public import MeshRelayProtocol
+public import MeshRelayTranslation
+public import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The Envoy egress gateway as the agent's data plane: translates the held resources
+/// (``Translator``), replaces `cds.json`, `rds.json`, `lds.json` in the config directory by atomic
+/// rename in that order, and after each file waits until Envoy's admin endpoint shows the file's
+/// `version_info` (`…version_text` stats) or counts a rejection (`…update_rejected`). A rejection
+/// is reported with Envoy's own message when the agent supervises Envoy (its log line), and the
+/// agent then restores the previous configuration. With ``Configuration/envoyExecutable`` it also
+/// runs Envoy, restarting it with backoff when it dies.
+public final class EnvoyDataPlane: DataPlane {
+    public struct Configuration: Sendable {
+        /// Listeners and the absolute config directory (created when missing).
+        public var gateway: GatewayConfiguration
+        public var policy: OutboundPolicy
+        /// Envoy's admin endpoint (written into the bootstrap; used to confirm versions).
+        public var admin: MeshRelayTranslation.SocketAddress
+        /// The workload cluster (Envoy's node cluster; node id `meshrelay-egress-CLUSTER`).
+        public var cluster: String
+        /// The Envoy binary to run and supervise; `nil` when Envoy is run by someone else (it must
+        /// use the bootstrap `meshrelay envoy-bootstrap` prints).
+        public var envoyExecutable: String?
+        /// How long Envoy has to load one file.
+        public var confirmTimeout: Duration
+
+        public init(
+            gateway: GatewayConfiguration, policy: OutboundPolicy, admin: MeshRelayTranslation.SocketAddress, cluster: String,
+            envoyExecutable: String? = nil, confirmTimeout: Duration = .seconds(15)
+        ) {
+            self.gateway = gateway
+            self.policy = policy
+            self.admin = admin
+            self.cluster = cluster
+            self.envoyExecutable = envoyExecutable
+            self.confirmTimeout = confirmTimeout
+        }
+
+        /// Envoy's bootstrap for this configuration.
+        public var bootstrap: EnvoyBootstrap {
+            EnvoyBootstrap(configDirectory: gateway.configDirectory, admin: admin, nodeID: "meshrelay-egress-\(cluster)", nodeCluster: cluster)
+        }
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let admin: EnvoyAdmin
+    private let supervisor: EnvoySupervisor?
+    /// Distinguishes this process's writes: `REVISION-EPOCH-SEQUENCE` is never reused, so a
+    /// version Envoy shows is the one just written.
+    private let epoch = String(UInt32.random(in: .min ... .max), radix: 16)
+    private let sequence = Mutex<Int>(0)
+    /// One configuration change at a time.
+    private let writing = AsyncSerializer()
+
+    /// - Throws: ``AgentError`` `.configuration` when the bootstrap cannot be made (relative
+    ///   directory, bad admin address) or the config directory cannot be created.
+    public init(configuration: Configuration, logger: Logger, eventLoopGroup: (any EventLoopGroup)? = nil) throws(AgentError) {
+        self.configuration = configuration
+        self.logger = logger
+        self.admin = EnvoyAdmin(address: configuration.admin, group: eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton)
+        let bootstrap: [UInt8]
+        do {
+            bootstrap = try configuration.bootstrap.json()
+        } catch {
+            throw AgentError(.configuration, "the Envoy bootstrap cannot be made: \(error.message)")
+        }
+        let directory = configuration.gateway.configDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Self.replace(directory + "/bootstrap.json", with: bootstrap)
+        } catch {
+            throw AgentError(.configuration, "the Envoy config directory \(directory) cannot be written: \(error)")
+        }
+        self.supervisor = configuration.envoyExecutable.map {
+            EnvoySupervisor(executable: $0, bootstrapPath: directory + "/bootstrap.json", logger: logger)
+        }
+    }
+
+    // MARK: DataPlane
+
+    public func restore(_ resources: [RelayResource], revision: Int64) async {
+        await writing.run {
+            do {
+                let output = try self.translate(resources, revision: revision)
+                for file in output.envoy.inWriteOrder {
+                    try Self.replace(self.configuration.gateway.configDirectory + "/" + file.name, with: file.contents)
+                }
+                self.logger.info(
+                    "Envoy configuration restored from the agent state",
+                    metadata: ["relay.revision": "\(revision)", "envoy.version": "\(output.versionInfo)", "agent.held": "\(resources.count)"]
+                )
+            } catch {
+                self.logger.error("cannot write the Envoy configuration from the agent state", metadata: ["agent.error": "\(error)"])
+            }
+        }
+    }
+
+    public func apply(_ resources: [RelayResource], revision: Int64) async -> DataPlaneOutcome {
+        await writing.run {
+            await self.applyNow(resources, revision: revision)
+        }
+    }
+
+    public func run() async {
+        await supervisor?.run()
+    }
+
+    public func stop() {
+        supervisor?.stop()
+    }
+
+    // MARK: Applying
+
+    private func translate(_ resources: [RelayResource], revision: Int64) throws -> TranslationOutput {
+        let number = sequence.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        let raw = resources.map {
+            RawSnapshotResource(
+                kind: $0.key.kind, namespace: $0.key.namespace, name: $0.key.name, labels: $0.labels,
+                creationTimestamp: $0.creationTimestamp.isEmpty ? nil : $0.creationTimestamp, specJSON: $0.specJSON
+            )
+        }
+        let input = TranslationInput(
+            resources: raw, policy: configuration.policy, gateway: configuration.gateway, versionInfo: "\(revision)-\(epoch)-\(number)"
+        )
+        return try Translator.translate(input)
+    }
+
+    private func applyNow(_ resources: [RelayResource], revision: Int64) async -> DataPlaneOutcome {
+        let output: TranslationOutput
+        do {
+            output = try translate(resources, revision: revision)
+        } catch {
+            return .rejected("the configuration cannot be translated: \(error)")
+        }
+        let directory = configuration.gateway.configDirectory
+        for file in output.envoy.inWriteOrder {
+            let subscription = EnvoySubscription(fileName: file.name)
+            let before: EnvoyStats
+            do {
+                // Envoy may still be starting (or restarting): wait for its admin endpoint.
+                before = try await reachableStats()
+            } catch {
+                return .rejected(error.message)
+            }
+            let rejectionsBefore = supervisor?.rejectionCount ?? 0
+            do {
+                try Self.replace(directory + "/" + file.name, with: file.contents)
+            } catch {
+                return .rejected("\(file.name) cannot be written in \(directory): \(error)")
+            }
+            if let failure = await confirm(subscription, version: output.versionInfo, rejectedBefore: before.rejected(subscription), rejectionsBefore: rejectionsBefore) {
+                return .rejected(failure)
+            }
+        }
+        var outcomes: [RelayResourceKey: DataPlaneResourceOutcome] = [:]
+        for outcome in output.outcomes {
+            let key = RelayResourceKey(kind: outcome.key.kind.rawValue, namespace: outcome.key.namespace, name: outcome.key.name)
+            switch outcome.state {
+            case .applied: break
+            case .warning: outcomes[key] = .warning(outcome.message)
+            case .failed: outcomes[key] = .failed(outcome.message)
+            }
+        }
+        logger.info("Envoy accepted the configuration", metadata: ["relay.revision": "\(revision)", "envoy.version": "\(output.versionInfo)"])
+        return .accepted(outcomes)
+    }
+
+    /// Waits until Envoy shows `version` for `subscription` (nil) or rejected it (its message).
+    private func confirm(_ subscription: EnvoySubscription, version: String, rejectedBefore: Int, rejectionsBefore: Int) async -> String? {
+        let deadline = ContinuousClock.now + configuration.confirmTimeout
+        var lastError = ""
+        while ContinuousClock.now < deadline {
+            do {
+                let now = try await stats()
+                if now.versions(subscription).contains(version) && !now.versions(subscription).contains(where: { $0 != version }) {
+                    return nil
+                }
+                if now.rejected(subscription) > rejectedBefore {
+                    // Envoy logs the reason just before or after it counts it.
+                    for _ in 0..<50 {
+                        if let message = supervisor?.rejection(after: rejectionsBefore) { return "Envoy rejected \(subscription.fileName): \(message)" }
+                        if supervisor == nil { break }
+                        try? await Task.sleep(for: .milliseconds(10))
+                    }
+                    return "Envoy rejected \(subscription.fileName) (\(subscription.statPrefix)update_rejected rose); see Envoy's log"
+                }
+            } catch {
+                lastError = error.message
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        let reason = lastError.isEmpty ? "" : " (\(lastError))"
+        return "Envoy did not load version \(version) of \(subscription.fileName) within \(configuration.confirmTimeout)\(reason)"
+    }
+
+    /// The version and rejection stats (filter `(version_text|update_rejected)$`, percent-encoded).
+    private func stats() async throws(AgentError) -> EnvoyStats {
+        EnvoyStats(text: try await admin.get("/stats?filter=%28version_text%7Cupdate_rejected%29%24"))
+    }
+
+    /// ``stats()``, retried until ``Configuration/confirmTimeout`` while Envoy cannot be reached.
+    private func reachableStats() async throws(AgentError) -> EnvoyStats {
+        let deadline = ContinuousClock.now + configuration.confirmTimeout
+        while true {
+            do {
+                return try await stats()
+            } catch {
+                guard ContinuousClock.now < deadline else {
+                    throw AgentError(.dataPlane, "Envoy cannot be reached within \(configuration.confirmTimeout): \(error.message)")
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    /// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync, rename.
+    static func replace(_ path: String, with contents: [UInt8]) throws {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".tmp")
+        try Data(contents).write(to: temporary)
+        let descriptor = open(temporary.path, O_RDONLY)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+        guard rename(temporary.path, path) == 0 else {
+            throw AgentError(.dataPlane, "cannot rename \(temporary.path) onto \(path) (errno \(errno))")
+        }
+    }
+}
+
+/// One of Envoy's file subscriptions and the stats that report on it.
+struct EnvoySubscription: Sendable {
+    let fileName: String
+
+    /// The stat name prefix (`cluster_manager.cds.`, `listener_manager.lds.`, `http.*.rds.*.`).
+    var statPrefix: String {
+        switch fileName {
+        case EnvoyFiles.clustersFileName: "cluster_manager.cds."
+        case EnvoyFiles.listenersFileName: "listener_manager.lds."
+        default: "http.*.rds.*."
+        }
+    }
+
+    func matches(_ name: Substring) -> Bool {
+        switch fileName {
+        case EnvoyFiles.clustersFileName: name.hasPrefix("cluster_manager.cds.")
+        case EnvoyFiles.listenersFileName: name.hasPrefix("listener_manager.lds.")
+        default: name.hasPrefix("http.") && name.contains(".rds.")
+        }
+    }
+}
+
+/// Envoy's `/stats` text (`name: value` lines), as far as versions and rejections go.
+struct EnvoyStats: Sendable {
+    let lines: [(name: Substring, value: Substring)]
+
+    init(text: String) {
+        lines = text.split(separator: "\n").compactMap { line in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            return (line[..<colon], Substring(value.trimmingCharacters(in: CharacterSet(charactersIn: "\""))))
+        }
+    }
+
+    /// Every `version_text` of the subscription (one per RDS route configuration).
+    func versions(_ subscription: EnvoySubscription) -> [String] {
+        lines.filter { subscription.matches($0.name) && $0.name.hasSuffix(".version_text") }.map { String($0.value) }
+    }
+
+    /// The sum of the subscription's `update_rejected` counters.
+    func rejected(_ subscription: EnvoySubscription) -> Int {
+        lines.filter { subscription.matches($0.name) && $0.name.hasSuffix(".update_rejected") }.reduce(0) { $0 + (Int($1.value) ?? 0) }
+    }
+}
+
+/// Runs async blocks one at a time, in call order.
+final class AsyncSerializer: Sendable {
+    private let tail = Mutex<Task<Void, Never>?>(nil)
+
+    func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
+        let task = tail.withLock { tail -> Task<T, Never> in
+            let previous = tail
+            let task = Task<T, Never> {
+                await previous?.value
+                return await body()
+            }
+            tail = Task { _ = await task.value }
+            return task
+        }
+        return await task.value
+    }
+}
