@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "MeshRelayStore", targets: ["MeshRelayStore"]),
         .library(name: "MeshRelayServer", targets: ["MeshRelayServer"]),
         .library(name: "MeshRelayTranslation", targets: ["MeshRelayTranslation"]),
+        .executable(name: "meshrelay-bench", targets: ["meshrelay-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -29,6 +30,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        // Already in the graph through swift-certificates; named here because the bench makes its
+        // certificates in process (P-256 keys, an IP address SAN).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Resources, manifest decoding, validation, workspace selection. Pure: no IO.
@@ -151,6 +156,30 @@ let package = Package(
             dependencies: ["MeshRelayCLI"],
             swiftSettings: swiftSettings
         ),
+        // The load harness (docs/benchmarks.md): N simulated agents over real mutual TLS in one
+        // process, driving a `meshrelay server` child process through its API.
+        .target(
+            name: "MeshRelayBench",
+            dependencies: [
+                "MeshRelayProtocol",
+                "MeshRelayTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "meshrelay-bench",
+            dependencies: ["MeshRelayBench"],
+            swiftSettings: swiftSettings
+        ),
         // Fixtures shared by the test suites (the seed guide's manifests, verbatim).
         .target(
             name: "MeshRelayTesting",
@@ -215,6 +244,12 @@ let package = Package(
                 "MeshRelayProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The harness's pure parts, and one smoke run against the real `meshrelay` binary.
+        .testTarget(
+            name: "MeshRelayBenchTests",
+            dependencies: ["MeshRelayBench", "meshrelay"],
             swiftSettings: swiftSettings
         ),
         // Starts the real `meshrelay` binary (kill -9 durability, CLI exit codes).

@@ -1,0 +1,3 @@
+import MeshRelayBench
+
+await BenchCommand.runMain()
