@@ -122,14 +122,8 @@ public final class EnvoyDataPlane: DataPlane {
             value += 1
             return value
         }
-        let raw = resources.map {
-            RawSnapshotResource(
-                kind: $0.key.kind, namespace: $0.key.namespace, name: $0.key.name, labels: $0.labels,
-                creationTimestamp: $0.creationTimestamp.isEmpty ? nil : $0.creationTimestamp, specJSON: $0.specJSON
-            )
-        }
         let input = TranslationInput(
-            resources: raw, policy: configuration.policy, gateway: configuration.gateway, versionInfo: "\(revision)-\(epoch)-\(number)"
+            resources: resources.map(RawSnapshotResource.init), policy: configuration.policy, gateway: configuration.gateway, versionInfo: "\(revision)-\(epoch)-\(number)"
         )
         return try Translator.translate(input)
     }
@@ -161,17 +155,8 @@ public final class EnvoyDataPlane: DataPlane {
                 return .rejected(failure)
             }
         }
-        var outcomes: [RelayResourceKey: DataPlaneResourceOutcome] = [:]
-        for outcome in output.outcomes {
-            let key = RelayResourceKey(kind: outcome.key.kind.rawValue, namespace: outcome.key.namespace, name: outcome.key.name)
-            switch outcome.state {
-            case .applied: break
-            case .warning: outcomes[key] = .warning(outcome.message)
-            case .failed: outcomes[key] = .failed(outcome.message)
-            }
-        }
         logger.info("Envoy accepted the configuration", metadata: ["relay.revision": "\(revision)", "envoy.version": "\(output.versionInfo)"])
-        return .accepted(outcomes)
+        return .accepted(DataPlaneOutcomes.from(output))
     }
 
     /// Waits until Envoy shows `version` for `subscription` (nil) or rejected it (its message).

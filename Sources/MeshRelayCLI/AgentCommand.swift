@@ -43,6 +43,12 @@ struct AgentCommand: AsyncParsableCommand {
 
     @OptionGroup var gateway: EnvoyGatewayOptions
 
+    @Option(
+        name: .customLong("istio-dir"),
+        help: "Also write one Istio ServiceEntry per ExternalService and a kustomization.yaml here (a link swapped atomically to each new version)."
+    )
+    var istioDir: String?
+
     @Option(name: .customLong("hello-timeout"), help: "Seconds to wait for a connection, its TLS handshake and WELCOME.")
     var helloTimeout: Double = 10
 
@@ -89,15 +95,23 @@ struct AgentCommand: AsyncParsableCommand {
         let logger = Logger(label: "meshrelay.agent")
         let agent: RelayAgent
         do {
-            let dataPlane: EnvoyDataPlane? = try envoyConfigDir.map { directory throws(AgentError) in
-                try EnvoyDataPlane(
-                    configuration: .init(
-                        gateway: gateway.gateway(configDirectory: directory), policy: OutboundPolicy(rawValue: outboundPolicy) ?? .registryOnly,
-                        admin: gateway.admin, cluster: cluster, envoyExecutable: envoy
-                    ),
-                    logger: logger
+            let policy = OutboundPolicy(rawValue: outboundPolicy) ?? .registryOnly
+            var planes: [any DataPlane] = []
+            if let directory = envoyConfigDir {
+                planes.append(
+                    try EnvoyDataPlane(
+                        configuration: .init(
+                            gateway: gateway.gateway(configDirectory: directory), policy: policy, admin: gateway.admin, cluster: cluster,
+                            envoyExecutable: envoy
+                        ),
+                        logger: logger
+                    )
                 )
             }
+            if let istioDir {
+                planes.append(try IstioDataPlane(directory: istioDir, policy: policy, logger: logger))
+            }
+            let dataPlane: (any DataPlane)? = planes.isEmpty ? nil : planes.count == 1 ? planes[0] : DataPlanes(planes)
             agent = try RelayAgent(
                 configuration: AgentConfiguration(
                     cluster: cluster, servers: addresses, certificatesDirectory: certsDir,

@@ -60,6 +60,7 @@ struct EgressGatewayTests {
             extraArguments: [
                 "--envoy-config-dir", directory + "/envoy", "--envoy", envoy,
                 "--egress-listen", "127.0.0.1:\(egressPort)", "--envoy-admin", "127.0.0.1:\(adminPort)",
+                "--istio-dir", directory + "/istio",
             ]
         )
 
@@ -90,10 +91,38 @@ struct EgressGatewayTests {
             await waitUntil { await resourceState(api: server.url, name: "google") == "ACCEPTED" }
         )
 
+        // The Istio output: a ServiceEntry per ExternalService that kustomize builds.
+        let kustomize = Process()
+        kustomize.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        kustomize.arguments = ["kubectl", "kustomize", directory + "/istio"]
+        let built = Pipe()
+        kustomize.standardOutput = built
+        kustomize.standardError = built
+        try kustomize.run()
+        let manifests = String(decoding: built.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        kustomize.waitUntilExit()
+        #expect(kustomize.terminationStatus == 0, "\(manifests)")
+        #expect(manifests.contains("kind: ServiceEntry") && manifests.contains("www.google.com") && manifests.contains("MESH_EXTERNAL"), "\(manifests)")
+
         // Static stability: the server dies, traffic keeps flowing.
         server.kill9()
         #expect(Self.request(egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 200"))
         #expect(agent.terminate() == 0, "the agent stops Envoy and exits cleanly")
         #expect(Self.request(egressPort, host: "www.google.com").isEmpty, "Envoy stopped with its agent")
+
+        // A restarted agent, with its server still down, routes exactly as before from its state.
+        let restarted = try AgentProcess(
+            cluster: "cluster-1", servers: ["127.0.0.1:\(relayPort)"], certificates: certificates.directory, stateDirectory: directory + "/agent",
+            extraArguments: [
+                "--envoy-config-dir", directory + "/envoy", "--envoy", envoy,
+                "--egress-listen", "127.0.0.1:\(egressPort)", "--envoy-admin", "127.0.0.1:\(adminPort)",
+            ]
+        )
+        #expect(
+            await waitUntil(timeout: .seconds(60)) { Self.request(egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 200") },
+            "agent log:\n\(restarted.log.text)"
+        )
+        #expect(Self.request(egressPort, host: "images.google.com").hasPrefix("HTTP/1.1 502"))
+        #expect(restarted.terminate() == 0)
     }
 }
