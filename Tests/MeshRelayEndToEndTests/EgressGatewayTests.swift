@@ -2,25 +2,26 @@ import Foundation
 import MeshRelayTesting
 import Testing
 
-/// The Gloo guide's story through a real Envoy 1.40 that the agent supervises: a request to an
-/// unregistered host gets 502 from Envoy; once the guide's `google` ExternalService is applied
-/// (with an ExternalEndpoint standing in for the internet) it gets 200; the server going away
-/// changes nothing; deleting it brings the 502 back.
-@Suite("Egress gateway: the guide's story through a real Envoy", .serialized)
+/// The Gloo guide's story with real processes: a server, two agents (cluster-1, cluster-2) each
+/// supervising its own Envoy 1.40, and a local HTTP server standing in for the internet (reached
+/// through ExternalEndpoints). Unregistered host → 502 from Envoy; the guide's ExternalServices
+/// applied → 200 in both clusters; the server killed → traffic still flows, a restarted agent
+/// routes from its state; the server back → status converges; deleted → 502 again.
+@Suite("Egress gateway: the guide's story through real Envoys", .serialized)
 struct EgressGatewayTests {
     static func request(_ port: Int, host: String) -> String {
         exchange(port: port, "GET http://\(host)/ HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n", until: hasResponseHead) ?? ""
     }
 
-    static func endpoint(port: Int) -> String {
+    static func endpoint(_ name: String, namespace: String, label: String, port: Int) -> String {
         """
         apiVersion: networking.gloo.solo.io/v2
         kind: ExternalEndpoint
         metadata:
-          name: google-local
-          namespace: global
+          name: \(name)
+          namespace: \(namespace)
           labels:
-            host: www.google.com
+            stands-in-for: \(label)
         spec:
           address: 127.0.0.1
           ports:
@@ -29,16 +30,51 @@ struct EgressGatewayTests {
         """
     }
 
-    @Test func unregisteredHostGets502AndTheAppliedServiceGets200() async throws {
+    /// The guide's manifest with `selector: {}` (which selects no endpoint: the hosts would be
+    /// resolved by DNS, and there is no internet here) replaced by a selector of a local endpoint.
+    static func pinned(_ manifest: String, to label: String) -> String {
+        manifest.replacingOccurrences(of: "selector: {}", with: "selector:\n    stands-in-for: \(label)")
+    }
+
+    /// One agent with its Envoy.
+    struct Gateway {
+        let cluster: String
+        let egressPort: Int
+        let arguments: [String]
+
+        init(cluster: String, directory: String, envoy: String) throws {
+            self.cluster = cluster
+            egressPort = try freePort()
+            arguments = [
+                "--envoy-config-dir", directory + "/\(cluster)/envoy", "--envoy", envoy,
+                "--egress-listen", "127.0.0.1:\(egressPort)", "--envoy-admin", "127.0.0.1:\(try freePort())",
+                "--istio-dir", directory + "/\(cluster)/istio",
+            ]
+        }
+
+        func start(relayPort: Int, certificates: String, directory: String) throws -> AgentProcess {
+            try AgentProcess(
+                cluster: cluster, servers: ["127.0.0.1:\(relayPort)"], certificates: certificates, stateDirectory: directory + "/\(cluster)/state",
+                extraArguments: arguments
+            )
+        }
+
+        func answers(_ status: String, host: String) async -> Bool {
+            await waitUntil(timeout: .seconds(60)) { EgressGatewayTests.request(egressPort, host: host).hasPrefix("HTTP/1.1 \(status)") }
+        }
+    }
+
+    @Test func theGuidesStoryInTwoClusters() async throws {
         let envoy = try envoyBinary()
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let certificates = try DevCertificates(clusters: ["cluster-1"])
+        let clusters = ["cluster-1", "cluster-2"]
+        let certificates = try DevCertificates(clusters: clusters)
         defer { certificates.remove() }
 
         let upstreamPort = try freePort()
         try FileManager.default.createDirectory(atPath: directory + "/www", withIntermediateDirectories: true)
-        try "hello from the stand-in for www.google.com\n".write(toFile: directory + "/www/index.html", atomically: true, encoding: .utf8)
+        try "hello from the stand-in for google\n".write(toFile: directory + "/www/index.html", atomically: true, encoding: .utf8)
         let upstream = try ChildProcess(
             name: "upstream", executable: "/usr/bin/env",
             arguments: ["python3", "-m", "http.server", "\(upstreamPort)", "--bind", "127.0.0.1", "--directory", directory + "/www"],
@@ -47,54 +83,56 @@ struct EgressGatewayTests {
         defer { upstream.stop() }
 
         let relayPort = try freePort()
-        let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: relayPort, certificates: certificates.directory)
-        let register = try await runMeshrelay(
-            ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile], stdin: SeedManifests.cluster("cluster-1")
-        )
-        #expect(register.exitCode == 0, "\(register.stderr)")
+        var server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: relayPort, certificates: certificates.directory)
+        func apply(_ manifest: String) async throws {
+            let result = try await runMeshrelay(["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile], stdin: manifest)
+            #expect(result.exitCode == 0, "\(result.stderr)")
+        }
+        try await apply(SeedManifests.stream(clusters.map { SeedManifests.cluster($0) }))
 
-        let egressPort = try freePort()
-        let adminPort = try freePort()
-        let agent = try AgentProcess(
-            cluster: "cluster-1", servers: ["127.0.0.1:\(relayPort)"], certificates: certificates.directory, stateDirectory: directory + "/agent",
-            extraArguments: [
-                "--envoy-config-dir", directory + "/envoy", "--envoy", envoy,
-                "--egress-listen", "127.0.0.1:\(egressPort)", "--envoy-admin", "127.0.0.1:\(adminPort)",
-                "--istio-dir", directory + "/istio",
-            ]
-        )
+        let gateways = try clusters.map { try Gateway(cluster: $0, directory: directory, envoy: envoy) }
+        var agents = try gateways.map { try $0.start(relayPort: relayPort, certificates: certificates.directory, directory: directory) }
+        func logs() -> String { agents.map(\.log.text).joined(separator: "\n") }
 
-        // Nothing registered: Envoy answers 502 itself.
-        #expect(
-            await waitUntil(timeout: .seconds(60)) { Self.request(egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 502") },
-            "agent log:\n\(agent.log.text)"
-        )
-        let refused = Self.request(egressPort, host: "www.google.com")
-        #expect(refused.lowercased().contains("server: envoy"), "\(refused)")
+        // 1. Nothing registered: Envoy answers 502 itself, in both clusters.
+        for gateway in gateways {
+            #expect(await gateway.answers("502", host: "www.google.com"), "agent logs:\n\(logs())")
+            #expect(Self.request(gateway.egressPort, host: "www.google.com").lowercased().contains("server: envoy"))
+        }
 
-        // The guide's ExternalService, selecting an ExternalEndpoint that stands in for the
-        // internet (`selector: {}` selects none: its hosts would be resolved by DNS).
-        let google = SeedManifests.google.replacingOccurrences(of: "selector: {}", with: "selector:\n    host: www.google.com")
-        #expect(google != SeedManifests.google)
-        let apply = try await runMeshrelay(
-            ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile],
-            stdin: SeedManifests.stream([google, Self.endpoint(port: upstreamPort)])
+        // 2. The guide's `google` → 200 in both clusters; other hosts stay 502.
+        try await apply(
+            SeedManifests.stream([
+                Self.pinned(SeedManifests.google, to: "www"), Self.endpoint("google-www", namespace: "global", label: "www", port: upstreamPort),
+            ])
         )
-        #expect(apply.exitCode == 0, "\(apply.stderr)")
-        #expect(
-            await waitUntil(timeout: .seconds(60)) { Self.request(egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 200") },
-            "agent log:\n\(agent.log.text)\nupstream log:\n\(upstream.log)\nclusters:\n\((try? String(contentsOfFile: directory + "/envoy/cds.json", encoding: .utf8)) ?? "")"
-        )
-        #expect(Self.request(egressPort, host: "images.google.com").hasPrefix("HTTP/1.1 502"), "only the registered host passes")
-        // Applied means confirmed by Envoy: the status says ACCEPTED.
-        #expect(
-            await waitUntil { await resourceState(api: server.url, name: "google") == "ACCEPTED" }
-        )
+        for gateway in gateways {
+            #expect(await gateway.answers("200", host: "www.google.com"), "agent logs:\n\(logs())")
+            #expect(Self.request(gateway.egressPort, host: "images.google.com").hasPrefix("HTTP/1.1 502"))
+        }
+        #expect(await waitUntil { await resourceState(api: server.url, name: "google") == "ACCEPTED" })
 
-        // The Istio output: a ServiceEntry per ExternalService that kustomize builds.
+        // 3. The guide's `google-wildcard` verbatim: no endpoint, so the status warns that it can
+        //    bypass REGISTRY_ONLY; pinned to an endpoint, images.google.com → 200 and no warning.
+        try await apply(SeedManifests.googleWildcard)
+        #expect(await waitUntil { await resourceState(api: server.url, name: "google-wildcard") == "WARNING" }, "agent logs:\n\(logs())")
+        let described = try await runMeshrelay(["describe", "externalservice", "google-wildcard", "-n", "bookinfo", "--api", server.url])
+        #expect(described.stdout.contains("bypass REGISTRY_ONLY"), "\(described.stdout)")
+        try await apply(
+            SeedManifests.stream([
+                Self.pinned(SeedManifests.googleWildcard, to: "images"),
+                Self.endpoint("google-images", namespace: "bookinfo", label: "images", port: upstreamPort),
+            ])
+        )
+        for gateway in gateways {
+            #expect(await gateway.answers("200", host: "images.google.com"), "agent logs:\n\(logs())")
+        }
+        #expect(await waitUntil { await resourceState(api: server.url, name: "google-wildcard") == "ACCEPTED" })
+
+        // The Istio output of a cluster builds with kustomize.
         let kustomize = Process()
         kustomize.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        kustomize.arguments = ["kubectl", "kustomize", directory + "/istio"]
+        kustomize.arguments = ["kubectl", "kustomize", directory + "/cluster-1/istio"]
         let built = Pipe()
         kustomize.standardOutput = built
         kustomize.standardError = built
@@ -102,27 +140,45 @@ struct EgressGatewayTests {
         let manifests = String(decoding: built.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         kustomize.waitUntilExit()
         #expect(kustomize.terminationStatus == 0, "\(manifests)")
-        #expect(manifests.contains("kind: ServiceEntry") && manifests.contains("www.google.com") && manifests.contains("MESH_EXTERNAL"), "\(manifests)")
+        #expect(manifests.contains("kind: ServiceEntry") && manifests.contains("www.google.com") && manifests.contains("*.google.com"), "\(manifests)")
 
-        // Static stability: the server dies, traffic keeps flowing.
+        // 4. Static stability: the server dies, traffic keeps flowing; a restarted agent routes
+        //    from its state while the server is still down.
         server.kill9()
-        #expect(Self.request(egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 200"))
-        #expect(agent.terminate() == 0, "the agent stops Envoy and exits cleanly")
-        #expect(Self.request(egressPort, host: "www.google.com").isEmpty, "Envoy stopped with its agent")
+        for gateway in gateways {
+            #expect(Self.request(gateway.egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 200"))
+        }
+        #expect(agents[0].terminate() == 0, "the agent stops Envoy and exits cleanly")
+        #expect(Self.request(gateways[0].egressPort, host: "www.google.com").isEmpty, "Envoy stopped with its agent")
+        agents[0] = try gateways[0].start(relayPort: relayPort, certificates: certificates.directory, directory: directory)
+        #expect(await gateways[0].answers("200", host: "www.google.com"), "agent log:\n\(agents[0].log.text)")
+        #expect(await gateways[0].answers("200", host: "images.google.com"))
 
-        // A restarted agent, with its server still down, routes exactly as before from its state.
-        let restarted = try AgentProcess(
-            cluster: "cluster-1", servers: ["127.0.0.1:\(relayPort)"], certificates: certificates.directory, stateDirectory: directory + "/agent",
-            extraArguments: [
-                "--envoy-config-dir", directory + "/envoy", "--envoy", envoy,
-                "--egress-listen", "127.0.0.1:\(egressPort)", "--envoy-admin", "127.0.0.1:\(adminPort)",
-            ]
+        // 5. The server comes back: both clusters reconnect and the status converges.
+        server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: relayPort, certificates: certificates.directory)
+        for cluster in clusters {
+            #expect(
+                await waitUntil(timeout: .seconds(60)) {
+                    let status = await clusterStatus(api: server.url, cluster: cluster)
+                    return status?["connected"] as? Bool == true && status?["lag"] as? Int == 0
+                },
+                "agent logs:\n\(logs())"
+            )
+        }
+
+        // 6. Both deleted: 502 again everywhere.
+        let deleted = try await runMeshrelay(
+            ["delete", "-f", "-", "--api", server.url, "--token-file", server.tokenFile],
+            stdin: SeedManifests.stream([SeedManifests.google, SeedManifests.googleWildcard])
         )
-        #expect(
-            await waitUntil(timeout: .seconds(60)) { Self.request(egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 200") },
-            "agent log:\n\(restarted.log.text)"
-        )
-        #expect(Self.request(egressPort, host: "images.google.com").hasPrefix("HTTP/1.1 502"))
-        #expect(restarted.terminate() == 0)
+        #expect(deleted.exitCode == 0, "\(deleted.stderr)")
+        for gateway in gateways {
+            #expect(await gateway.answers("502", host: "www.google.com"), "agent logs:\n\(logs())")
+            #expect(await gateway.answers("502", host: "images.google.com"))
+        }
+        for agent in agents {
+            #expect(agent.terminate() == 0)
+        }
+        #expect(server.terminate() == 0)
     }
 }
