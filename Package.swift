@@ -163,6 +163,7 @@ let package = Package(
             dependencies: [
                 "MeshRelayProtocol",
                 "MeshRelayTransport",
+                "MeshRelayTranslation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
