@@ -185,14 +185,6 @@ public final class RelayHub: Service, Sendable {
 
     // MARK: Status
 
-    /// The generation of a resource version in the current views (0 when unknown).
-    func generation(cluster: String, key: RelayResourceKey, version: Int64) -> Int64 {
-        state.withLock { state in
-            guard let resource = state.views?.view(for: cluster)?.resources[key], resource.version == version else { return 0 }
-            return resource.generation
-        }
-    }
-
     /// A status write of one session, applied in order.
     enum StatusWrite: Sendable {
         case connected(ClusterStatusRecord)
@@ -233,9 +225,11 @@ public final class RelayHub: Service, Sendable {
         }
     }
 
-    /// Converts an agent's results into store records for `cluster`.
+    /// Converts an agent's results into store records for `cluster` (one lock for the batch: a
+    /// reconnecting agent reports everything it holds).
     func statusRecords(cluster: String, revision: Int64, results: [ResourceResult]) -> [ResourceStatusRecord] {
         let now = Date()
+        let view = state.withLock { $0.views?.view(for: cluster) }
         return results.compactMap { result in
             guard let kind = ResourceKind(rawValue: result.key.kind) else { return nil }
             let state: ClusterResourceState =
@@ -247,7 +241,7 @@ public final class RelayHub: Service, Sendable {
             return ResourceStatusRecord(
                 cluster: cluster, key: ResourceKey(kind: kind, namespace: result.key.namespace, name: result.key.name),
                 state: state, message: result.message,
-                observedGeneration: generation(cluster: cluster, key: result.key, version: result.version),
+                observedGeneration: view?.resources[result.key].flatMap { $0.version == result.version ? $0.generation : nil } ?? 0,
                 revision: revision, updatedAt: now
             )
         }
