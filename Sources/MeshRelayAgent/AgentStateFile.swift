@@ -78,43 +78,15 @@ public struct AgentStateFile: Sendable {
             }
         )
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        let temporary = path + ".tmp"
+        let data: Data
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let data = try encoder.encode(stored)
-            try Self.writeDurably(data, to: temporary)
-            guard rename(temporary, path) == 0 else {
-                throw AgentError(.stateFile, "cannot rename \(temporary) to \(path): errno \(errno)")
-            }
-            Self.syncDirectory(directory)
-        } catch let error as AgentError {
-            throw error
+            data = try encoder.encode(stored)
         } catch {
             throw AgentError(.stateFile, "cannot write the agent state to \(path): \(error); check --state-dir")
         }
-    }
-
-    private static func writeDurably(_ data: Data, to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard descriptor >= 0 else { throw AgentError(.stateFile, "cannot create \(path): errno \(errno)") }
-        defer { close(descriptor) }
-        try data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(descriptor, buffer.baseAddress?.advanced(by: offset), buffer.count - offset)
-                guard written > 0 else { throw AgentError(.stateFile, "cannot write \(path): errno \(errno)") }
-                offset += written
-            }
-        }
-        guard fsync(descriptor) == 0 else { throw AgentError(.stateFile, "cannot fsync \(path): errno \(errno)") }
-    }
-
-    private static func syncDirectory(_ directory: String) {
-        let descriptor = open(directory, O_RDONLY)
-        guard descriptor >= 0 else { return }
-        _ = fsync(descriptor)
-        close(descriptor)
+        try DurableFile.replace(path, with: data, code: .stateFile, mode: 0o600)
     }
 }

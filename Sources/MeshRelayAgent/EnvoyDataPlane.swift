@@ -73,7 +73,7 @@ public final class EnvoyDataPlane: DataPlane {
         let directory = configuration.gateway.configDirectory
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try Self.replace(directory + "/bootstrap.json", with: bootstrap)
+            try DurableFile.replace(directory + "/bootstrap.json", with: bootstrap, code: .configuration)
         } catch {
             throw AgentError(.configuration, "the Envoy config directory \(directory) cannot be written: \(error)")
         }
@@ -89,7 +89,7 @@ public final class EnvoyDataPlane: DataPlane {
             do {
                 let output = try self.translate(resources, revision: revision)
                 for file in output.envoy.inWriteOrder {
-                    try Self.replace(self.configuration.gateway.configDirectory + "/" + file.name, with: file.contents)
+                    try DurableFile.replace(self.configuration.gateway.configDirectory + "/" + file.name, with: file.contents, code: .dataPlane)
                 }
                 self.logger.info(
                     "Envoy configuration restored from the agent state",
@@ -147,7 +147,7 @@ public final class EnvoyDataPlane: DataPlane {
             }
             let rejectionsBefore = supervisor?.rejectionCount ?? 0
             do {
-                try Self.replace(directory + "/" + file.name, with: file.contents)
+                try DurableFile.replace(directory + "/" + file.name, with: file.contents, code: .dataPlane)
             } catch {
                 return .rejected("\(file.name) cannot be written in \(directory): \(error)")
             }
@@ -204,21 +204,6 @@ public final class EnvoyDataPlane: DataPlane {
                 }
                 try? await Task.sleep(for: .milliseconds(50))
             }
-        }
-    }
-
-    /// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync, rename.
-    static func replace(_ path: String, with contents: [UInt8]) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".tmp")
-        try Data(contents).write(to: temporary)
-        let descriptor = open(temporary.path, O_RDONLY)
-        if descriptor >= 0 {
-            fsync(descriptor)
-            close(descriptor)
-        }
-        guard rename(temporary.path, path) == 0 else {
-            throw AgentError(.dataPlane, "cannot rename \(temporary.path) onto \(path) (errno \(errno))")
         }
     }
 }

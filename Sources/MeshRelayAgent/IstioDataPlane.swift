@@ -79,7 +79,7 @@ public final class IstioDataPlane: DataPlane {
         let target = versions + "/" + version
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         for (file, text) in files {
-            try EnvoyDataPlane.replace(target + "/" + file, with: Array(text.utf8))
+            try DurableFile.replace(target + "/" + file, with: Array(text.utf8), code: .dataPlane)
         }
         let link = parent + "/." + name + ".link-" + version
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)

@@ -43,7 +43,7 @@ struct AgentStateTests {
         state.resources[Self.resource("b", version: 7).key]?.creationTimestamp = "2026-11-30T18:05:00Z"
         try file.save(state)
         #expect(try file.load(cluster: "cluster-1") == state)
-        #expect(!FileManager.default.fileExists(atPath: file.path + ".tmp"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/.state.json.tmp"))
         #expect(throws: AgentError.self) { try file.load(cluster: "cluster-2") }
         try "{not json".write(toFile: file.path, atomically: true, encoding: .utf8)
         #expect(throws: AgentError.self) { try file.load(cluster: "cluster-1") }
