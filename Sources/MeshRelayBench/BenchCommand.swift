@@ -50,7 +50,7 @@ public struct CommonOptions: ParsableArguments, Sendable {
     @Option(help: "The running server's relay address, HOST:PORT (with --api).")
     var relay: String?
 
-    @Option(name: .customLong("certs-dir"), help: "With --api: ca.crt and NAME.crt/NAME.key per cluster (scripts/dev-certs.sh).")
+    @Option(name: .customLong("certs-dir"), help: "With --api: ca.crt and NAME.crt/NAME.key per cluster (meshrelay certs issue).")
     var certsDir: String?
 
     @Option(name: .customLong("token-file"), help: "With --api: the admin token file.")

@@ -30,6 +30,16 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// An address from its bytes in network order (4 or 16 of them; `nil` otherwise).
+    public init?(bytes: [UInt8]) {
+        switch bytes.count {
+        case 4: family = .v4
+        case 16: family = .v6
+        default: return nil
+        }
+        self.bytes = bytes
+    }
+
     /// The number of bits: 32 or 128.
     public var bitWidth: Int { family == .v4 ? 32 : 128 }
 

@@ -47,7 +47,7 @@ public enum ClusterIdentity {
         return cluster
     }
 
-    static func isDNSLabel(_ text: String) -> Bool {
+    public static func isDNSLabel(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard (1...63).contains(bytes.count) else { return false }
         func alnum(_ byte: UInt8) -> Bool { (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57) }

@@ -43,7 +43,7 @@ public enum RelayTLS {
 
     private static func certificates(at path: String, what: String) throws(TransportError) -> [NIOSSLCertificate] {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw TransportError(.missingFile, "\(what) is missing: \(path); create the certificate folder with scripts/dev-certs.sh (or meshrelay certs)")
+            throw TransportError(.missingFile, "\(what) is missing: \(path); create the certificate folder with `meshrelay certs init --dir DIR` and `meshrelay certs issue --dir DIR --cluster NAME`")
         }
         do {
             let certificates = try NIOSSLCertificate.fromPEMFile(path)
@@ -60,7 +60,7 @@ public enum RelayTLS {
 
     private static func privateKey(at path: String, what: String) throws(TransportError) -> NIOSSLPrivateKey {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw TransportError(.missingFile, "\(what) is missing: \(path); create the certificate folder with scripts/dev-certs.sh (or meshrelay certs)")
+            throw TransportError(.missingFile, "\(what) is missing: \(path); create the certificate folder with `meshrelay certs init --dir DIR` and `meshrelay certs issue --dir DIR --cluster NAME`")
         }
         do {
             return try NIOSSLPrivateKey(file: path, format: .pem)

@@ -77,7 +77,7 @@ struct RelayTLSTests {
         } catch {
             #expect(error.code == .missingFile)
             #expect(error.message.contains("ca.crt"))
-            #expect(error.message.contains("dev-certs.sh"))
+            #expect(error.message.contains("meshrelay certs init"))
         }
     }
 }
