@@ -30,7 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
-        // Already in the graph through swift-certificates; named here because the bench makes its
+        // Already in the graph through swift-certificates; named here because MeshRelayPKI makes
         // certificates in process (P-256 keys, an IP address SAN).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
@@ -70,6 +70,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The certificate authority: CA, server and agent certificates (swift-certificates,
+        // swift-crypto; no openssl), the certificate folder layout, `certs inspect` summaries.
+        .target(
+            name: "MeshRelayPKI",
+            dependencies: [
+                "MeshRelayModel",
+                "MeshRelayTransport",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -131,6 +144,8 @@ let package = Package(
                 "MeshRelayAgent",
                 "MeshRelayProtocol",
                 "MeshRelayTranslation",
+                "MeshRelayPKI",
+                "MeshRelayTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -164,15 +179,13 @@ let package = Package(
                 "MeshRelayProtocol",
                 "MeshRelayTransport",
                 "MeshRelayTranslation",
+                "MeshRelayPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -251,6 +264,16 @@ let package = Package(
         .testTarget(
             name: "MeshRelayBenchTests",
             dependencies: ["MeshRelayBench", "meshrelay"],
+            swiftSettings: swiftSettings
+        ),
+        // The CA made in process, checked with openssl and the relay's identity reader.
+        .testTarget(
+            name: "MeshRelayPKITests",
+            dependencies: [
+                "MeshRelayPKI", "MeshRelayTransport", "MeshRelayModel",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Starts the real `meshrelay` binary (kill -9 durability, CLI exit codes).

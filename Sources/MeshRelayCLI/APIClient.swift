@@ -42,79 +42,31 @@ struct APIClient: Sendable {
         _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/yaml",
         accept: String = "application/json"
     ) async throws(CLIError) -> Reply {
-        do {
-            return try await withThrowingTaskGroup(of: Reply?.self) { group in
-                group.addTask { try await exchange(method, path, body: body, contentType: contentType, accept: accept) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let reply = first else {
-                    throw CLIError.unreachable("the meshrelay server at \(baseURL) did not answer within \(timeout)")
-                }
-                return reply
-            }
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            throw .unreachable(
-                "cannot reach the meshrelay server at \(baseURL): \(Self.describe(error)); is `meshrelay server` running? Point to it with --api or MESHRELAY_API"
-            )
-        }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if let connect = error as? NIOConnectionError {
-            return connect.connectionErrors.first.map { "\($0.error)" } ?? "\(connect)"
-        }
-        return "\(error)"
-    }
-
-    private func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, contentType: String, accept: String) async throws -> Reply {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(10))
-            .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
-                }
-            }
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: "\(host):\(port)")
         headers.add(name: "User-Agent", value: "meshrelay-cli/\(MeshRelayVersion.current)")
         headers.add(name: "Accept", value: accept)
-        headers.add(name: "Connection", value: "close")
         if let token {
             headers.add(name: "Authorization", value: "Bearer \(token)")
         }
-        if let body {
+        if body != nil {
             headers.add(name: "Content-Type", value: contentType)
-            headers.add(name: "Content-Length", value: String(body.count))
         }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: basePath + path, headers: headers)
-        return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(.head(head))
-            if let body {
-                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
+        do throws(HTTPExchange.Failure) {
+            let reply = try await HTTPExchange.perform(host: host, port: port, head: head, body: body, timeout: timeout)
+            return Reply(status: reply.status, body: reply.body)
+        } catch {
+            switch error {
+            case .timedOut:
+                throw .unreachable("the meshrelay server at \(baseURL) did not answer within \(timeout)")
+            case .noAnswer:
+                throw .unreachable("the meshrelay server at \(baseURL) closed the connection without answering")
+            case .failed(let reason):
+                throw .unreachable(
+                    "cannot reach the meshrelay server at \(baseURL): \(reason); is `meshrelay server` running? Point to it with --api or MESHRELAY_API"
+                )
             }
-            try await outbound.write(.end(nil))
-            var status = 0
-            var collected: [UInt8] = []
-            loop: for try await part in inbound {
-                switch part {
-                case .head(let responseHead):
-                    status = Int(responseHead.status.code)
-                case .body(let buffer):
-                    collected.append(contentsOf: buffer.readableBytesView)
-                case .end:
-                    break loop
-                }
-            }
-            guard status != 0 else {
-                throw CLIError.unreachable("the meshrelay server at \(baseURL) closed the connection without answering")
-            }
-            return Reply(status: status, body: collected)
         }
     }
 }

@@ -11,7 +11,7 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent",
         abstract: "Run a relay agent for one workload cluster: receive its ExternalServices over mutual TLS and keep them.",
         discussion: """
-            The certificates directory holds ca.crt, CLUSTER.crt and CLUSTER.key (scripts/dev-certs.sh makes them);
+            The certificates directory holds ca.crt, CLUSTER.crt and CLUSTER.key (`meshrelay certs` makes them);
             the cluster identity is the certificate's URI SAN spiffe://meshrelay/cluster/CLUSTER. The last applied
             state is kept in STATE_DIR/state.json and loaded before connecting. Stops gracefully on SIGTERM/SIGINT.
             """

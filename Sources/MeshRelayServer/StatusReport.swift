@@ -154,14 +154,25 @@ public struct StatusContext: Sendable {
         let warnings = clusters.filter { $0.state == .warning }
         let pending = clusters.filter { $0.state == .pending }
         var parts = ["\(applied)/\(clusters.count) clusters applied"]
-        parts += failed.map { "\($0.name) failed: \($0.message)" }
-        parts += warnings.map { "\($0.name) warning: \($0.message)" }
-        parts += pending.map { "\($0.name) pending: \($0.message)" }
+        parts += Self.grouped(failed, "failed")
+        parts += Self.grouped(warnings, "warning")
+        parts += Self.grouped(pending, "pending")
         let message = parts.joined(separator: "; ")
         if !failed.isEmpty { return (.failed, message) }
         if !warnings.isEmpty { return (.warning, message) }
         if !pending.isEmpty { return (.pending, message) }
         return (.accepted, message)
+    }
+
+    /// `cluster-1, cluster-2 warning: MESSAGE`: clusters that say the same thing are named together.
+    static func grouped(_ clusters: [StatusReport.ResourceCluster], _ word: String) -> [String] {
+        var order: [String] = []
+        var names: [String: [String]] = [:]
+        for cluster in clusters {
+            if names[cluster.message] == nil { order.append(cluster.message) }
+            names[cluster.message, default: []].append(cluster.name)
+        }
+        return order.map { message in "\(names[message, default: []].joined(separator: ", ")) \(word): \(message)" }
     }
 
     /// The whole report.

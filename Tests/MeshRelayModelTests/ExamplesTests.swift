@@ -3,7 +3,7 @@ import Testing
 
 @testable import MeshRelayModel
 
-/// Every manifest under examples/ (which README and the quickstart apply) loads without violations.
+/// Every manifest under examples/ (which README applies) loads without violations.
 @Suite struct ExamplesTests {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples")

