@@ -180,6 +180,7 @@ let package = Package(
                 "MeshRelayTransport",
                 "MeshRelayTranslation",
                 "MeshRelayPKI",
+                "MeshRelayAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -65,7 +65,8 @@ public final class IstioDataPlane: DataPlane {
     private func translate(_ resources: [RelayResource], revision: Int64) throws -> TranslationOutput {
         // The gateway does not matter for Istio output; the translator needs one.
         let gateway = GatewayConfiguration(configDirectory: "/", httpListener: SocketAddress(host: "127.0.0.1", port: 15001))
-        let input = TranslationInput(resources: resources.map(RawSnapshotResource.init), policy: policy, gateway: gateway, versionInfo: "\(revision)")
+        var input = TranslationInput(resources: resources.map(RawSnapshotResource.init), policy: policy, gateway: gateway, versionInfo: "\(revision)")
+        input.outputs = .istio
         return try Translator.translate(input)
     }
 

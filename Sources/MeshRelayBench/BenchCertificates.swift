@@ -36,6 +36,11 @@ struct BenchCertificates {
         return try NIOSSLContext(configuration: configuration)
     }
 
+    /// Writes `NAME.crt` and `NAME.key` for a real `meshrelay agent --certs-dir` process.
+    func writeAgent(cluster: String) throws {
+        try CertificateDirectory(path: directory).issueAgent(cluster: cluster, days: 7, force: true)
+    }
+
     /// The client TLS context of `cluster` from an existing folder (`ca.crt`, `NAME.crt`,
     /// `NAME.key`, as made by `meshrelay certs issue`), for a server the harness did not start.
     static func existingClientContext(directory: String, cluster: String) throws -> NIOSSLContext {

@@ -13,7 +13,7 @@ public struct BenchCommand: AsyncParsableCommand {
             """,
         subcommands: [
             FanoutCommand.self, ReconnectCommand.self, MemoryCommand.self, InitialSyncCommand.self, ChurnCommand.self,
-            TranslateCommand.self,
+            TranslateCommand.self, EgressCommand.self,
         ]
     )
 

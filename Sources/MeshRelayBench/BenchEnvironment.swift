@@ -12,8 +12,8 @@ final class BenchEnvironment {
     let relayPort: Int
     /// The server the harness started (`nil` with `--api`).
     let server: ManagedServer?
-    private let certificates: BenchCertificates?
-    private let workDirectory: String?
+    let certificates: BenchCertificates?
+    let workDirectory: String?
     private var fleets: [AgentFleet] = []
 
     private init(

@@ -78,10 +78,13 @@ struct BenchHTTPClient: Sendable {
     }
 
     /// Sends one request and collects the whole answer, bounded by ``timeout``.
-    func send(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> Reply {
+    ///
+    /// - Parameter hostHeader: The `Host` header (default: the server's HOST:PORT); with an
+    ///   absolute `path` (`http://NAME/…`) this is a request to a forward proxy.
+    func send(_ method: HTTPMethod, _ path: String, body: [UInt8]?, hostHeader: String? = nil) async throws -> Reply {
         let timeout = self.timeout
         return try await withThrowingTaskGroup(of: Reply?.self) { group in
-            group.addTask { try await self.exchange(method, path, body: body) }
+            group.addTask { try await self.exchange(method, path, body: body, hostHeader: hostHeader) }
             group.addTask {
                 try await Task.sleep(for: timeout)
                 return nil
@@ -94,7 +97,7 @@ struct BenchHTTPClient: Sendable {
         }
     }
 
-    private func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> Reply {
+    private func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, hostHeader: String?) async throws -> Reply {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -107,7 +110,7 @@ struct BenchHTTPClient: Sendable {
                 }
             }
         var headers = HTTPHeaders()
-        headers.add(name: "Host", value: "\(self.host):\(self.port)")
+        headers.add(name: "Host", value: hostHeader ?? "\(self.host):\(self.port)")
         headers.add(name: "User-Agent", value: "meshrelay-bench")
         headers.add(name: "Accept", value: "application/json")
         headers.add(name: "Connection", value: "close")

@@ -132,19 +132,28 @@ final class ManagedServer {
 
 /// Stops the servers still running when the harness itself is interrupted (SIGINT, SIGTERM).
 enum ServerCleanup {
-    /// Process IDs of the servers started and not yet stopped.
+    /// Process IDs of the servers (and real agents) started and not yet stopped.
     static let running = Locked<Set<Int32>>([])
     /// Temp folders not yet removed.
     static let workDirectories = Locked<Set<String>>([])
 
-    /// Installs handlers of SIGINT and SIGTERM that kill the running servers and exit with
-    /// 128 + the signal.
+    /// Installs handlers of SIGINT and SIGTERM that stop the running servers and agents and
+    /// exit with 128 + the signal.
     static func installSignalHandlers() {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
-                for pid in self.running.value {
+                // SIGTERM first (an agent stops its Envoy on it), SIGKILL what is left after 5 s.
+                let pids = self.running.value
+                for pid in pids { kill(pid, SIGTERM) }
+                var waiting = Set(pids)
+                for _ in 0..<500 where !waiting.isEmpty {
+                    var status: Int32 = 0
+                    waiting = waiting.filter { waitpid($0, &status, WNOHANG) == 0 }
+                    usleep(10_000)
+                }
+                for pid in waiting {
                     kill(pid, SIGKILL)
                     var status: Int32 = 0
                     waitpid(pid, &status, 0)

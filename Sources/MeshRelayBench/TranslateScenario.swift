@@ -30,7 +30,8 @@ struct TranslateCommand: AsyncParsableCommand {
         var bytes = 0
         for run in 0..<runs {
             let started = ContinuousClock.now
-            let input = TranslationInput(resources: snapshot, policy: .registryOnly, gateway: gateway, versionInfo: "\(run + 1)")
+            var input = TranslationInput(resources: snapshot, policy: .registryOnly, gateway: gateway, versionInfo: "\(run + 1)")
+            input.outputs = .envoy  // what EnvoyDataPlane asks for (IstioDataPlane asks for .istio)
             let output = try Translator.translate(input)
             bytes = 0
             for file in output.envoy.inWriteOrder {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import MeshRelayAgent
 import MeshRelayPKI
 import MeshRelayServer
 import NIOHTTP1
@@ -42,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
         let envoyPath: String?
         if withoutEnvoy {
             envoyPath = nil
-        } else if let found = locateEnvoy(explicit: envoy) {
+        } else if let found = EnvoyLocator.find(explicit: envoy) {
             envoyPath = found
         } else {
             envoyPath = nil

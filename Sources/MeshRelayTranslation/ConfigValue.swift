@@ -105,27 +105,43 @@ public enum ConfigValue: Sendable, Hashable {
         }
     }
 
+    /// A newline and two spaces per level (from one prepared run of spaces, not byte by byte).
     private static func newline(into out: inout [UInt8], indent: Int) {
-        out.append(UInt8(ascii: "\n"))
-        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * 2))
+        let width = indent * 2 + 1
+        if width <= newlineAndSpaces.count {
+            out.append(contentsOf: newlineAndSpaces[..<width])
+        } else {
+            out.append(contentsOf: newlineAndSpaces)
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - newlineAndSpaces.count))
+        }
     }
+
+    private static let newlineAndSpaces: [UInt8] = [UInt8(ascii: "\n")] + Array(repeating: UInt8(ascii: " "), count: 64)
 
     /// A JSON string literal (also a valid YAML double-quoted scalar).
     static func writeQuoted(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-            case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
-            case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
-            case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
-            case 0..<0x20, 0x7f:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xf)])
-            default: out.append(byte)
+        var text = text
+        text.withUTF8 { bytes in
+            // Almost every string (names, hosts, type URLs) needs no escape: copy it whole.
+            if !bytes.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+                case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+                case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
+                case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
+                case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
+                case 0..<0x20, 0x7f:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: "\\u00".utf8)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0xf)])
+                default: out.append(byte)
+                }
             }
         }
         out.append(UInt8(ascii: "\""))

@@ -128,6 +128,9 @@ public struct TranslationInput: Sendable, Hashable {
     /// Written as `version_info` in every Envoy file (shown in `/config_dump`), e.g. the snapshot
     /// revision. Change it whenever the input changes (the policy included).
     public var versionInfo: String
+    /// What to produce: Envoy files, Istio manifests, or both (the default). Outcomes are always
+    /// computed; an output not asked for is empty.
+    public var outputs: TranslationOutputs = .all
 
     public init(
         services: [SnapshotService],
@@ -143,6 +146,18 @@ public struct TranslationInput: Sendable, Hashable {
         self.gateway = gateway
         self.versionInfo = versionInfo
     }
+}
+
+/// The outputs of a translation (a data plane asks only for its own).
+public struct TranslationOutputs: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// `cds.json`, `rds.json`, `lds.json`.
+    public static let envoy = TranslationOutputs(rawValue: 1)
+    /// ServiceEntries, DestinationRules and `kustomization.yaml`.
+    public static let istio = TranslationOutputs(rawValue: 2)
+    public static let all: TranslationOutputs = [.envoy, .istio]
 }
 
 /// A resource as the agent holds it (the fields of `RelayResource` plus the creation time when

@@ -15,8 +15,8 @@ public enum Translator {
     public static func translate(_ input: TranslationInput) throws(TranslationError) -> TranslationOutput {
         try validate(input.gateway)
         let plan = makePlan(input)
-        let envoy = EnvoyConfigBuilder(plan: plan, input: input).build()
-        let istio = IstioManifestBuilder(plan: plan).build()
+        let envoy = input.outputs.contains(.envoy) ? EnvoyConfigBuilder(plan: plan, input: input).build() : EnvoyFiles(clusters: [], routes: [], listeners: [])
+        let istio = input.outputs.contains(.istio) ? IstioManifestBuilder(plan: plan).build() : [:]
         return TranslationOutput(versionInfo: input.versionInfo, envoy: envoy, istio: istio, outcomes: outcomes(plan, input))
     }
 

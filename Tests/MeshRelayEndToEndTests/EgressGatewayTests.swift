@@ -9,8 +9,8 @@ import Testing
 /// routes from its state; the server back → status converges; deleted → 502 again.
 @Suite("Egress gateway: the guide's story through real Envoys", .serialized)
 struct EgressGatewayTests {
-    static func request(_ port: Int, host: String) -> String {
-        exchange(port: port, "GET http://\(host)/ HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n", until: hasResponseHead) ?? ""
+    static func request(_ port: Int, host: String, path: String = "/") -> String {
+        exchange(port: port, "GET http://\(host)\(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n", until: hasResponseHead) ?? ""
     }
 
     static func endpoint(_ name: String, namespace: String, label: String, port: Int) -> String {
@@ -40,14 +40,16 @@ struct EgressGatewayTests {
     struct Gateway {
         let cluster: String
         let egressPort: Int
+        let adminPort: Int
         let arguments: [String]
 
         init(cluster: String, directory: String, envoy: String) throws {
             self.cluster = cluster
             egressPort = try freePort()
+            adminPort = try freePort()
             arguments = [
                 "--envoy-config-dir", directory + "/\(cluster)/envoy", "--envoy", envoy,
-                "--egress-listen", "127.0.0.1:\(egressPort)", "--envoy-admin", "127.0.0.1:\(try freePort())",
+                "--egress-listen", "127.0.0.1:\(egressPort)", "--envoy-admin", "127.0.0.1:\(adminPort)",
                 "--istio-dir", directory + "/\(cluster)/istio",
             ]
         }
@@ -59,8 +61,8 @@ struct EgressGatewayTests {
             )
         }
 
-        func answers(_ status: String, host: String) async -> Bool {
-            await waitUntil(timeout: .seconds(60)) { EgressGatewayTests.request(egressPort, host: host).hasPrefix("HTTP/1.1 \(status)") }
+        func answers(_ status: String, host: String, path: String = "/") async -> Bool {
+            await waitUntil(timeout: .seconds(60)) { EgressGatewayTests.request(egressPort, host: host, path: path).hasPrefix("HTTP/1.1 \(status)") }
         }
     }
 
@@ -179,6 +181,100 @@ struct EgressGatewayTests {
         for agent in agents {
             #expect(agent.terminate() == 0)
         }
+        #expect(server.terminate() == 0)
+    }
+
+    /// A configuration Envoy refuses (here: TLS origination naming a CA file that does not exist
+    /// in this cluster, which the server cannot check) is a NACK carrying Envoy's own message; the
+    /// gateway keeps what it ran, and the other resources stay ACCEPTED.
+    @Test func anEnvoyRejectionIsANackWithEnvoysMessageAndThePreviousConfigStays() async throws {
+        let envoy = try envoyBinary()
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificates = try DevCertificates(clusters: ["cluster-1"])
+        defer { certificates.remove() }
+        let relayPort = try freePort()
+        let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: relayPort, certificates: certificates.directory)
+        func apply(_ manifest: String) async throws {
+            let result = try await runMeshrelay(["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile], stdin: manifest)
+            #expect(result.exitCode == 0, "\(result.stderr)")
+        }
+        // The upstream standing in for www.google.com is the server's own API (GET /healthz answers 200).
+        try await apply(
+            SeedManifests.stream([
+                SeedManifests.cluster("cluster-1"), Self.pinned(SeedManifests.google, to: "www"),
+                Self.endpoint("google-www", namespace: "global", label: "www", port: server.port),
+            ])
+        )
+        let gateway = try Gateway(cluster: "cluster-1", directory: directory, envoy: envoy)
+        let agent = try gateway.start(relayPort: relayPort, certificates: certificates.directory, directory: directory)
+        #expect(await gateway.answers("200", host: "www.google.com", path: "/healthz"), "agent log:\n\(agent.log.text)")
+        let configDump = { () -> String in adminGet(port: gateway.adminPort, "/config_dump?resource=dynamic_active_clusters") ?? "" }
+        #expect(configDump().contains("outbound|80|www.google.com"))
+
+        try await apply(
+            """
+            apiVersion: networking.gloo.solo.io/v2
+            kind: ExternalService
+            metadata:
+              name: billing-api
+              namespace: global
+            spec:
+              hosts:
+              - api.billing.example
+              ports:
+              - name: https
+                number: 443
+                protocol: HTTPS
+                clientsideTls:
+                  mode: SIMPLE
+                  caCertificates: /etc/billing/ca-that-is-not-here.pem
+            """
+        )
+        var failure = ""
+        #expect(
+            await waitUntil(timeout: .seconds(60)) {
+                let status = try? await runMeshrelay(["status", "-o", "json", "--api", server.url])
+                guard let object = try? JSONSerialization.jsonObject(with: Data((status?.stdout ?? "").utf8)) as? [String: Any],
+                    let entry = (object["resources"] as? [[String: Any]])?.first(where: { $0["name"] as? String == "billing-api" }),
+                    entry["state"] as? String == "FAILED"
+                else { return false }
+                failure = entry["message"] as? String ?? ""
+                return true
+            },
+            "agent log:\n\(agent.log.text)"
+        )
+        // Envoy's own words, not ours: the file it could not load.
+        #expect(failure.contains("Envoy rejected cds.json"), "\(failure)")
+        #expect(failure.contains("/etc/billing/ca-that-is-not-here.pem"), "\(failure)")
+        // The gateway still runs the previous configuration; google is untouched.
+        #expect(EgressGatewayTests.request(gateway.egressPort, host: "www.google.com", path: "/healthz").hasPrefix("HTTP/1.1 200"))
+        #expect(!configDump().contains("api.billing.example"))
+        #expect(await resourceState(api: server.url, name: "google") == "ACCEPTED")
+        let described = try await runMeshrelay(["describe", "externalservice", "billing-api", "-n", "global", "--api", server.url])
+        #expect(described.stdout.contains("/etc/billing/ca-that-is-not-here.pem"), "\(described.stdout)")
+
+        // Fixed (verification through the system CA bundle): applied, the gateway takes it.
+        try await apply(
+            """
+            apiVersion: networking.gloo.solo.io/v2
+            kind: ExternalService
+            metadata:
+              name: billing-api
+              namespace: global
+            spec:
+              hosts:
+              - api.billing.example
+              ports:
+              - name: https
+                number: 443
+                protocol: HTTPS
+            """
+        )
+        #expect(await waitUntil(timeout: .seconds(60)) { await resourceState(api: server.url, name: "billing-api") == "ACCEPTED" }, "agent log:\n\(agent.log.text)")
+        #expect(await waitUntil(timeout: .seconds(30)) { configDump().contains("api.billing.example") })
+        #expect(EgressGatewayTests.request(gateway.egressPort, host: "www.google.com", path: "/healthz").hasPrefix("HTTP/1.1 200"))
+        #expect(agent.terminate() == 0)
         #expect(server.terminate() == 0)
     }
 }

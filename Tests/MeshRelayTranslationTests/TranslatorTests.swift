@@ -29,6 +29,18 @@ typealias F = TranslationFixtures
         ])
     }
 
+    @Test func eachDataPlaneGetsOnlyItsOwnOutputWithTheSameOutcomes() throws {
+        var input = TranslationInput(resources: try F.seedResources(), policy: .registryOnly, gateway: F.gateway, versionInfo: "1")
+        let all = try F.translate(input)
+        input.outputs = .envoy
+        let envoy = try F.translate(input)
+        input.outputs = .istio
+        let istio = try F.translate(input)
+        #expect(envoy.envoy == all.envoy && envoy.istio.isEmpty)
+        #expect(istio.istio == all.istio && istio.envoy.clusters.isEmpty && istio.envoy.listeners.isEmpty)
+        #expect(envoy.outcomes == all.outcomes && istio.outcomes == all.outcomes)
+    }
+
     // MARK: Conflicts
 
     struct ConflictCase: Sendable, CustomStringConvertible {
