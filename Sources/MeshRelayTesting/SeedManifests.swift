@@ -1,51 +1,17 @@
+import MeshRelayModel
+
 /// Manifests shared by the test suites. `google` and `googleWildcard` are the two ExternalServices
 /// of the Gloo Mesh guide "Route to an external service directly" (shared/seeds), verbatim.
 public enum SeedManifests {
     /// The guide's first ExternalService: `www.google.com`, port 80 HTTP, in `global`.
-    public static let google = """
-        apiVersion: networking.gloo.solo.io/v2
-        kind: ExternalService
-        metadata:
-          name: google
-          namespace: global
-        spec:
-          hosts:
-          - "www.google.com"
-          ports:
-          - name: http
-            number: 80
-            protocol: HTTP
-          selector: {}
-        """
+    public static let google = GuideManifests.google
 
     /// The guide's second ExternalService: `*.google.com`, port 80 HTTP, in `bookinfo`.
-    public static let googleWildcard = """
-        apiVersion: networking.gloo.solo.io/v2
-        kind: ExternalService
-        metadata:
-          name: google-wildcard
-          namespace: bookinfo
-        spec:
-          hosts:
-          - "*.google.com"
-          ports:
-          - name: http
-            number: 80
-            protocol: HTTP
-          selector: {}
-        """
+    public static let googleWildcard = GuideManifests.googleWildcard
 
     /// A `KubernetesCluster` registering a workload cluster.
     public static func cluster(_ name: String, namespace: String = "gloo-mesh") -> String {
-        """
-        apiVersion: admin.gloo.solo.io/v2
-        kind: KubernetesCluster
-        metadata:
-          name: \(name)
-          namespace: \(namespace)
-        spec:
-          clusterDomain: cluster.local
-        """
+        GuideManifests.cluster(name, namespace: namespace)
     }
 
     /// An ExternalService with one host and one HTTPS port.
@@ -67,7 +33,5 @@ public enum SeedManifests {
     }
 
     /// Documents joined into one multi-document stream.
-    public static func stream(_ documents: [String]) -> String {
-        documents.joined(separator: "\n---\n")
-    }
+    public static func stream(_ documents: [String]) -> String { GuideManifests.stream(documents) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MeshRelayModel
 import MeshRelayTesting
 import Testing
 
@@ -14,27 +15,10 @@ struct EgressGatewayTests {
     }
 
     static func endpoint(_ name: String, namespace: String, label: String, port: Int) -> String {
-        """
-        apiVersion: networking.gloo.solo.io/v2
-        kind: ExternalEndpoint
-        metadata:
-          name: \(name)
-          namespace: \(namespace)
-          labels:
-            stands-in-for: \(label)
-        spec:
-          address: 127.0.0.1
-          ports:
-          - name: http
-            number: \(port)
-        """
+        GuideManifests.endpoint(name, namespace: namespace, label: label, port: port)
     }
 
-    /// The guide's manifest with `selector: {}` (which selects no endpoint: the hosts would be
-    /// resolved by DNS, and there is no internet here) replaced by a selector of a local endpoint.
-    static func pinned(_ manifest: String, to label: String) -> String {
-        manifest.replacingOccurrences(of: "selector: {}", with: "selector:\n    stands-in-for: \(label)")
-    }
+    static func pinned(_ manifest: String, to label: String) -> String { GuideManifests.pinned(manifest, to: label) }
 
     /// One agent with its Envoy.
     struct Gateway {
@@ -184,6 +168,25 @@ struct EgressGatewayTests {
         #expect(server.terminate() == 0)
     }
 
+    /// An HTTPS ExternalService whose gateway originates TLS, verifying with `caFile` (nil: the
+    /// system bundle).
+    static func billing(caFile: String?) -> String {
+        """
+        apiVersion: networking.gloo.solo.io/v2
+        kind: ExternalService
+        metadata:
+          name: billing-api
+          namespace: global
+        spec:
+          hosts:
+          - api.billing.example
+          ports:
+          - name: https
+            number: 443
+            protocol: HTTPS
+        """ + (caFile.map { "\n    clientsideTls:\n      mode: SIMPLE\n      caCertificates: \($0)" } ?? "")
+    }
+
     /// A configuration Envoy refuses (here: TLS origination naming a CA file that does not exist
     /// in this cluster, which the server cannot check) is a NACK carrying Envoy's own message; the
     /// gateway keeps what it ran, and the other resources stay ACCEPTED.
@@ -212,25 +215,7 @@ struct EgressGatewayTests {
         let configDump = { () -> String in adminGet(port: gateway.adminPort, "/config_dump?resource=dynamic_active_clusters") ?? "" }
         #expect(configDump().contains("outbound|80|www.google.com"))
 
-        try await apply(
-            """
-            apiVersion: networking.gloo.solo.io/v2
-            kind: ExternalService
-            metadata:
-              name: billing-api
-              namespace: global
-            spec:
-              hosts:
-              - api.billing.example
-              ports:
-              - name: https
-                number: 443
-                protocol: HTTPS
-                clientsideTls:
-                  mode: SIMPLE
-                  caCertificates: /etc/billing/ca-that-is-not-here.pem
-            """
-        )
+        try await apply(Self.billing(caFile: "/etc/billing/ca-that-is-not-here.pem"))
         var failure = ""
         #expect(
             await waitUntil(timeout: .seconds(60)) {
@@ -255,22 +240,7 @@ struct EgressGatewayTests {
         #expect(described.stdout.contains("/etc/billing/ca-that-is-not-here.pem"), "\(described.stdout)")
 
         // Fixed (verification through the system CA bundle): applied, the gateway takes it.
-        try await apply(
-            """
-            apiVersion: networking.gloo.solo.io/v2
-            kind: ExternalService
-            metadata:
-              name: billing-api
-              namespace: global
-            spec:
-              hosts:
-              - api.billing.example
-              ports:
-              - name: https
-                number: 443
-                protocol: HTTPS
-            """
-        )
+        try await apply(Self.billing(caFile: nil))
         #expect(await waitUntil(timeout: .seconds(60)) { await resourceState(api: server.url, name: "billing-api") == "ACCEPTED" }, "agent log:\n\(agent.log.text)")
         #expect(await waitUntil(timeout: .seconds(30)) { configDump().contains("api.billing.example") })
         #expect(EgressGatewayTests.request(gateway.egressPort, host: "www.google.com", path: "/healthz").hasPrefix("HTTP/1.1 200"))

@@ -1,7 +1,7 @@
-/// The manifests `meshrelay demo` applies. `google` and `googleWildcard` are the two
-/// ExternalServices of the Gloo Mesh guide "Route to an external service directly"
-/// (shared/seeds), verbatim; a test checks they equal the test suites' copies.
-public enum DemoManifests {
+/// The Gloo Mesh guide "Route to an external service directly" (shared/seeds) as manifests:
+/// `google` and `googleWildcard` verbatim, and what `meshrelay demo` and the tests add around them
+/// (cluster registrations, ExternalEndpoints standing in for the internet).
+public enum GuideManifests {
     /// The guide's first ExternalService: `www.google.com`, port 80 HTTP, in `global`.
     public static let google = """
         apiVersion: networking.gloo.solo.io/v2
@@ -36,21 +36,21 @@ public enum DemoManifests {
           selector: {}
         """
 
-    /// The workload cluster's registration.
-    static func cluster(_ name: String) -> String {
+    /// A `KubernetesCluster` registering a workload cluster.
+    public static func cluster(_ name: String, namespace: String = "gloo-mesh") -> String {
         """
         apiVersion: admin.gloo.solo.io/v2
         kind: KubernetesCluster
         metadata:
           name: \(name)
-          namespace: gloo-mesh
+          namespace: \(namespace)
         spec:
           clusterDomain: cluster.local
         """
     }
 
     /// An ExternalEndpoint standing in for the internet: `label` selects it.
-    static func endpoint(_ name: String, namespace: String, label: String, address: String, port: Int) -> String {
+    public static func endpoint(_ name: String, namespace: String, label: String, address: String = "127.0.0.1", port: Int) -> String {
         """
         apiVersion: networking.gloo.solo.io/v2
         kind: ExternalEndpoint
@@ -69,9 +69,10 @@ public enum DemoManifests {
 
     /// The guide's manifest with `selector: {}` (no endpoint selected: its hosts would be
     /// resolved by DNS, and the demo does not rely on the internet) pointed at a local endpoint.
-    static func pinned(_ manifest: String, to label: String) -> String {
+    public static func pinned(_ manifest: String, to label: String) -> String {
         manifest.replacingOccurrences(of: "selector: {}", with: "selector:\n    stands-in-for: \(label)")
     }
 
-    static func stream(_ documents: [String]) -> String { documents.joined(separator: "\n---\n") + "\n" }
+    /// Documents joined into one multi-document stream.
+    public static func stream(_ documents: [String]) -> String { documents.joined(separator: "\n---\n") }
 }
