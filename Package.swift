@@ -281,7 +281,7 @@ let package = Package(
         // Starts the real `meshrelay` binary (kill -9 durability, CLI exit codes).
         .testTarget(
             name: "MeshRelayEndToEndTests",
-            dependencies: ["meshrelay", "MeshRelayModel", "MeshRelayTesting"],
+            dependencies: ["meshrelay", "MeshRelayModel", "MeshRelayTesting", "MeshRelayPKI"],
             swiftSettings: swiftSettings
         ),
     ]

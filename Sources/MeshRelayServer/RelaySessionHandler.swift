@@ -83,7 +83,14 @@ final class RelaySessionHandler: ChannelInboundHandler {
             run(machine?.frameError(error.relayErrorCode, message: error.description) ?? [], context: context)
             return
         }
-        logger.info("relay connection error", metadata: ["error": "\(error)"])
+        let peer = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
+        if machine == nil, error is NIOSSLError {
+            // Refused at the TLS layer (no certificate, another CA, expired, TLS < 1.2…): the
+            // client gets an alert; the operator gets the reason and the address.
+            logger.warning("relay client TLS handshake failed", metadata: ["error": "\(error)", "relay.peer": "\(peer)"])
+        } else {
+            logger.info("relay connection error", metadata: ["error": "\(error)", "relay.peer": "\(peer)"])
+        }
         context.close(promise: nil)
     }
 

@@ -1,0 +1,158 @@
+import Foundation
+import MeshRelayPKI
+import MeshRelayTesting
+import Testing
+
+/// The relay listener against outside clients (openssl s_client) that break the rules: every case
+/// is refused, the server says why where the protocol lets it, and nothing changes in the store.
+@Suite("Relay security: refusals by a real server to openssl", .serialized)
+struct RelaySecurityTests {
+    /// What a finished openssl run gave.
+    struct OpenSSLRun {
+        var status: Int32
+        var stdout: [UInt8]
+        var stderr: String
+    }
+
+    /// `openssl ARGS` with `input` on stdin (then closed), bounded by `timeout` (then killed).
+    static func openssl(_ arguments: [String], input: [UInt8] = [], timeout: TimeInterval = 30) throws -> OpenSSLRun {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl"] + arguments
+        let out = Pipe()
+        let err = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = stdin
+        let collectedOut = OutputCollector(out.fileHandleForReading)
+        let collectedErr = OutputCollector(err.fileHandleForReading)
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input))
+        try? stdin.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return OpenSSLRun(status: -1, stdout: Array(collectedOut.waitForEnd().utf8), stderr: collectedErr.waitForEnd() + "\n(killed after \(timeout) s)")
+        }
+        return OpenSSLRun(status: process.terminationStatus, stdout: Array(collectedOut.waitForEnd().utf8), stderr: collectedErr.waitForEnd())
+    }
+
+    /// A server with a relay on a folder made by `meshrelay certs`, and cluster-1 registered.
+    struct Setup {
+        let directory: String
+        let certs: String
+        let relayPort: Int
+        let server: ServerProcess
+
+        static func start() async throws -> Setup {
+            let directory = temporaryDirectory()
+            let certs = directory + "/certs"
+            let initialized = try await runMeshrelay(["certs", "init", "--dir", certs])
+            guard initialized.exitCode == 0 else { throw ProcessFailure("certs init: \(initialized.stderr)") }
+            let issued = try await runMeshrelay(["certs", "issue", "--dir", certs, "--cluster", "cluster-1"])
+            guard issued.exitCode == 0 else { throw ProcessFailure("certs issue: \(issued.stderr)") }
+            let relayPort = try freePort()
+            let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: relayPort, certificates: certs)
+            let registered = try await runMeshrelay(
+                ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile], stdin: SeedManifests.cluster("cluster-1")
+            )
+            guard registered.exitCode == 0 else { throw ProcessFailure("register: \(registered.stderr)") }
+            return Setup(directory: directory, certs: certs, relayPort: relayPort, server: server)
+        }
+
+        func client(_ arguments: [String], cluster: String = "cluster-1") -> [String] {
+            ["s_client", "-connect", "127.0.0.1:\(relayPort)", "-CAfile", certs + "/ca.crt", "-cert", certs + "/\(cluster).crt", "-key", certs + "/\(cluster).key"]
+                + arguments
+        }
+
+        /// The server's status: the revision and whether cluster-1 was ever seen.
+        func storeState() async -> String {
+            guard let status = try? await runMeshrelay(["status", "-o", "json", "--api", server.url]),
+                let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any],
+                let clusters = object["clusters"] as? [[String: Any]]
+            else { return "unreadable" }
+            let cluster = clusters.first { $0["name"] as? String == "cluster-1" }
+            return "revision \(object["revision"] ?? "?"), cluster-1 connected \(cluster?["connected"] ?? "?"), last seen \(cluster?["lastSeen"] ?? "never")"
+        }
+
+        func stop() {
+            _ = server.terminate()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// The GOODBYE frame (type 8) the server sends before it closes, as text.
+    static func goodbye(in bytes: [UInt8]) -> String? {
+        guard bytes.count >= 8, bytes[4] == 8 else { return nil }
+        return String(decoding: bytes.dropFirst(8), as: UTF8.self)
+    }
+
+    @Test func aTLS11ClientIsRefusedWithAProtocolVersionAlert() async throws {
+        let setup = try await Setup.start()
+        defer { setup.stop() }
+        let before = await setup.storeState()
+        // SECLEVEL=0 lets this openssl offer TLS 1.1 at all; the refusal must come from the server.
+        let run = try Self.openssl(setup.client(["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]))
+        #expect(run.status != 0)
+        #expect(!run.stderr.contains("no protocols available"), "the client could not even offer TLS 1.1: \(run.stderr)")
+        #expect(run.stderr.contains("alert protocol version"), "\(run.stderr)")
+        #expect(await setup.storeState() == before)
+    }
+
+    @Test func expiredAndNotYetValidCertificatesAreRefused() async throws {
+        let setup = try await Setup.start()
+        defer { setup.stop() }
+        let before = await setup.storeState()
+        let authority = try CertificateDirectory(path: setup.certs).authority()
+        let cases: [(name: String, issued: IssuedCertificate, alert: String)] = [
+            ("expired", try authority.issue(.agent(cluster: "cluster-1"), days: 1, now: Date().addingTimeInterval(-3 * 86400)), "certificate expired"),
+            // Issued "tomorrow": notBefore is one hour before that, still in the future.
+            ("future", try authority.issue(.agent(cluster: "cluster-1"), days: 90, now: Date().addingTimeInterval(2 * 86400)), "certificate"),
+        ]
+        for (name, issued, alert) in cases {
+            try issued.certificatePEM.write(toFile: setup.certs + "/\(name).crt", atomically: true, encoding: .utf8)
+            try issued.privateKeyPEM.write(toFile: setup.certs + "/\(name).key", atomically: true, encoding: .utf8)
+            // TLS 1.3: the client learns of the refusal when it reads after the handshake.
+            let run = try Self.openssl(setup.client(["-quiet"], cluster: name), input: Array("x".utf8), timeout: 20)
+            #expect(run.status != 0, "\(name): \(run.stderr)")
+            #expect(run.stderr.contains("alert") && run.stderr.contains(alert), "\(name): \(run.stderr)")
+            #expect(Self.goodbye(in: run.stdout) == nil, "\(name): no relay frame reaches a refused client")
+        }
+        #expect(await setup.storeState() == before)
+        let refusals = logEntries(setup.server.log.text, message: "relay client TLS handshake failed")
+        #expect(refusals.count >= 2, "the server logs each refusal: \(setup.server.log.text)")
+        #expect(refusals.allSatisfy { ($0["error"] as? String ?? "").lowercased().contains("certificate") }, "\(refusals)")
+    }
+
+    @Test func aHundredMebibyteLengthPrefixGetsAGoodbyeAndTheConnectionCloses() async throws {
+        let setup = try await Setup.start()
+        defer { setup.stop() }
+        let before = await setup.storeState()
+        // A HELLO header announcing 100 MiB (0x06400000), then nothing.
+        let run = try Self.openssl(setup.client(["-quiet"]), input: [0x06, 0x40, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00], timeout: 20)
+        #expect(run.status == 0, "the server closed the connection (openssl did not have to be killed): \(run.stderr)")
+        let reason = Self.goodbye(in: run.stdout) ?? ""
+        #expect(reason.contains("frameTooLarge") && reason.contains("104857600"), "\(reason)")
+        #expect(await setup.storeState() == before)
+    }
+
+    @Test func randomBytesAfterTheHandshakeGetAGoodbyeAndTheConnectionCloses() async throws {
+        let setup = try await Setup.start()
+        defer { setup.stop() }
+        let before = await setup.storeState()
+        var generator = SeededGenerator(seed: 0x5EC)
+        for round in 0..<5 {
+            let noise = (0..<512).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let run = try Self.openssl(setup.client(["-quiet"]), input: noise, timeout: 20)
+            #expect(run.status == 0, "round \(round): the server closed the connection: \(run.stderr)")
+            #expect(Self.goodbye(in: run.stdout) != nil, "round \(round): a GOODBYE says why: \(run.stdout.prefix(64))")
+        }
+        #expect(await setup.storeState() == before)
+        // The server still serves a well-behaved client.
+        let health = try await runMeshrelay(["status", "--api", setup.server.url])
+        #expect(health.exitCode == 0)
+    }
+}
