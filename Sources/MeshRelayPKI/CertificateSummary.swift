@@ -90,7 +90,12 @@ public struct CertificateSummary: Sendable, Equatable {
         } else {
             role = .other(reason: "no meshrelay identity: neither a CA, a serverAuth certificate, nor a clientAuth certificate with URI SAN \(ClusterIdentity.uriPrefix)<cluster>")
         }
-        keyAlgorithm = certificate.publicKey.description.contains("P256") ? "ECDSA P-256" : "\(certificate.signatureAlgorithm)"
+        let key = certificate.publicKey
+        keyAlgorithm =
+            P256.Signing.PublicKey(key) != nil ? "ECDSA P-256"
+            : P384.Signing.PublicKey(key) != nil ? "ECDSA P-384"
+            : P521.Signing.PublicKey(key) != nil ? "ECDSA P-521"
+            : "other (\(certificate.signatureAlgorithm))"
         sha256Fingerprint = SHA256.hash(data: der).map { String($0, radix: 16, uppercase: true).leftPadded(2) }.joined(separator: ":")
     }
 
