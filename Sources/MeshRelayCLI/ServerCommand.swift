@@ -61,6 +61,17 @@ struct ServerCommand: AsyncParsableCommand {
     )
     var certsDir: String?
 
+    @Option(
+        name: .customLong("enroll-listen"),
+        help: "Enrolment (HTTPS, bootstrap tokens), HOST:PORT; on when --certs-dir holds ca.key. Port 0 picks a free one.")
+    var enrollListen = ListenAddress(host: "127.0.0.1", port: 9901)
+
+    @Flag(name: .customLong("no-enroll"), help: "Do not enrol agents even when --certs-dir holds ca.key.")
+    var noEnroll = false
+
+    @Option(name: .customLong("agent-cert-days"), help: "Validity in days of the certificates enrolment issues.")
+    var agentCertDays = 90
+
     @Option(name: .customLong("heartbeat-interval"), help: "Relay heartbeat interval in seconds; a peer silent for 3 intervals is dropped.")
     var heartbeatInterval: Double = 10
 
@@ -94,12 +105,13 @@ struct ServerCommand: AsyncParsableCommand {
         if !(0.05...3600).contains(heartbeatInterval) { throw ValidationError("--heartbeat-interval must be between 0.05 and 3600 seconds") }
         if !(0.05...3600).contains(handshakeTimeout) { throw ValidationError("--handshake-timeout must be between 0.05 and 3600 seconds") }
         if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be between 0 and 3600 seconds") }
+        if !(1...3650).contains(agentCertDays) { throw ValidationError("--agent-cert-days must be between 1 and 3650") }
     }
 
     func run() async throws {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, format: logFormat)
         let logger = Logger(label: "meshrelay.server")
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             dataDirectory: dataDir, apiHost: apiListen.host, apiPort: apiListen.port,
             relayHost: relayListen.host, relayPort: relayListen.port, certificatesDirectory: certsDir,
             tokenFile: tokenFile, maximumRequestBodyBytes: maxBodyBytes, changeLogRetention: changelogRetention,
@@ -107,6 +119,9 @@ struct ServerCommand: AsyncParsableCommand {
             handshakeTimeout: .milliseconds(Int64(handshakeTimeout * 1000)),
             drainTimeout: .milliseconds(Int64(drainTimeout * 1000))
         )
+        configuration.enrollHost = enrollListen.host
+        configuration.enrollPort = noEnroll ? nil : enrollListen.port
+        configuration.agentCertificateDays = agentCertDays
         do {
             try await ManagementServer(configuration: configuration, logger: logger).run()
         } catch let error as ServerError {

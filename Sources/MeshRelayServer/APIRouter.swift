@@ -63,6 +63,7 @@ public struct APIRouter: Sendable {
         router.get("/api/v1/status") { _, _ in try await status() }
         router.post("/api/v1/apply") { request, _ in try await applyBatch(request) }
         router.post("/api/v1/delete") { request, _ in try await deleteBatch(request) }
+        router.post("/api/v1/bootstrap-tokens") { request, _ in try await createBootstrapToken(request) }
 
         let base = "/apis/:group/:version"
         router.get("\(base)/:plural") { request, context in
@@ -165,6 +166,42 @@ public struct APIRouter: Sendable {
             metadata: ["apply.resources": "\(resources.count)", "apply.changed": "\(changed)", "store.revision": "\(result.revision)"]
         )
         return result
+    }
+
+    /// `POST /api/v1/bootstrap-tokens` `{"cluster": NAME, "ttlSeconds": N}` → 201 with the token,
+    /// shown this once (only its hash is stored).
+    private func createBootstrapToken(_ request: Request) async throws -> Response {
+        struct Body: Decodable {
+            var cluster: String
+            var ttlSeconds: Int?
+        }
+        struct Created: Encodable {
+            var kind = "BootstrapToken"
+            var cluster: String
+            var token: String
+            var expiresAt: String
+        }
+        guard let body = try? JSONDecoder().decode(Body.self, from: Data(try await self.body(request).utf8)) else {
+            throw APIError.badRequest("the body must be JSON {\"cluster\": NAME, \"ttlSeconds\": N}")
+        }
+        let maximum = Int(BootstrapToken.maximumTTL.components.seconds)
+        let ttl = body.ttlSeconds ?? Int(BootstrapToken.defaultTTL.components.seconds)
+        guard (60...maximum).contains(ttl) else {
+            throw APIError.badRequest("ttlSeconds \(ttl) is out of range; give 60…\(maximum) (a token is single-use and should not live long)")
+        }
+        let registered = try await timed("list") { try await store.list(kind: .kubernetesCluster, namespace: nil) }.contains { $0.key.name == body.cluster }
+        guard registered else {
+            throw APIError(
+                .notFound, reason: "NotFound", message: "cluster \(body.cluster) is not registered; apply its KubernetesCluster first, then create the token")
+        }
+        let (text, hash) = BootstrapToken.generate()
+        let now = Date()
+        let expires = now.addingTimeInterval(TimeInterval(ttl))
+        try await timed("save token") {
+            try await store.saveBootstrapToken(BootstrapTokenRecord(hash: hash, cluster: body.cluster, createdAt: now, expiresAt: expires))
+        }
+        logger.notice("bootstrap token created", metadata: ["agent.cluster": "\(body.cluster)", "token.expires": "\(RFC3339.string(from: expires))"])
+        return try jsonResponse(Created(cluster: body.cluster, token: text, expiresAt: RFC3339.string(from: expires)), status: .created)
     }
 
     private func applyBatch(_ request: Request) async throws -> Response {

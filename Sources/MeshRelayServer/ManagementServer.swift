@@ -1,4 +1,5 @@
 import Foundation
+import MeshRelayPKI
 import Hummingbird
 public import Logging
 import MeshRelayStore
@@ -24,7 +25,8 @@ public struct ManagementServer: Sendable {
     ///   directory: without one the relay is off).
     public func run(
         onAPIListening: @escaping @Sendable (Int) async -> Void = { _ in },
-        onRelayListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        onRelayListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        onEnrollListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         do {
             try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
@@ -76,6 +78,25 @@ public struct ManagementServer: Sendable {
             )
             // The hub before the relay: shutdown runs in reverse, so sessions drain first.
             services += [.init(service: hub), .init(service: relay)]
+            let folder = CertificateDirectory(path: certificates)
+            if let enrollPort = configuration.enrollPort, FileManager.default.fileExists(atPath: folder.file("ca.key")) {
+                let authority: CertificateAuthority
+                let caPEM: String
+                do {
+                    authority = try folder.authority()
+                    caPEM = try String(contentsOfFile: folder.file("ca.crt"), encoding: .utf8)
+                } catch {
+                    throw ServerError(.configuration, "cannot load the CA for enrolment from \(certificates): \(error)")
+                }
+                let enrollment = Enrollment(store: store, authority: authority, caPEM: caPEM, leafDays: configuration.agentCertificateDays, logger: logger)
+                let app = try Enrollment.application(
+                    enrollment: enrollment, host: configuration.enrollHost, port: enrollPort, certificatesDirectory: certificates, logger: logger,
+                    onListening: onEnrollListening
+                )
+                services.append(.init(service: app))
+            } else {
+                logger.info("enrolment off: agents need certificates issued with `meshrelay certs issue` (put ca.key in --certs-dir to enrol agents with bootstrap tokens)")
+            }
         } else {
             logger.notice("relay disabled: start with --certs-dir DIR (ca.crt, server.crt, server.key) to accept agents")
         }

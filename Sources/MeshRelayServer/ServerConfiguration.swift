@@ -28,6 +28,12 @@ public struct ServerConfiguration: Sendable {
     public var handshakeTimeout: Duration
     /// On shutdown, how long agents get to leave after DRAIN before their connections are closed.
     public var drainTimeout: Duration
+    /// The enrolment listener (HTTPS, bootstrap tokens); on when the certificate folder holds
+    /// `ca.key` and ``enrollPort`` is not nil.
+    public var enrollHost: String = "127.0.0.1"
+    public var enrollPort: Int? = 9901
+    /// Validity of the certificates enrolment issues to agents.
+    public var agentCertificateDays: Int = 90
 
     public init(
         dataDirectory: String = "./meshrelay-data",

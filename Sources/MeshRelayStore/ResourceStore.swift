@@ -205,6 +205,27 @@ public struct ResourceStatusRecord: Sendable, Hashable {
     }
 }
 
+/// A bootstrap token an agent redeems once to enrol (docs/security.md): only its SHA-256 is
+/// stored.
+public struct BootstrapTokenRecord: Sendable, Hashable {
+    /// Lowercase hex SHA-256 of the token text.
+    public var hash: String
+    /// The one cluster the token enrols.
+    public var cluster: String
+    public var createdAt: Date
+    public var expiresAt: Date
+    /// When it was redeemed; nil while unused.
+    public var usedAt: Date?
+
+    public init(hash: String, cluster: String, createdAt: Date, expiresAt: Date, usedAt: Date? = nil) {
+        self.hash = hash
+        self.cluster = cluster
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+    }
+}
+
 /// The desired state of meshrelay and what the agents reported about it.
 ///
 /// Every mutation is one transaction that is durably committed before the call returns. Each
@@ -261,4 +282,12 @@ public protocol ResourceStore: Sendable {
 
     /// Checks that the store can be read (for `/readyz`).
     func checkHealth() async throws
+
+    /// Stores a new bootstrap token (its hash).
+    func saveBootstrapToken(_ record: BootstrapTokenRecord) async throws
+
+    /// Redeems a token in one transaction: true only if a token with this hash exists, belongs
+    /// to `cluster`, is unused and has not expired at `now`; it is then marked used, so a second
+    /// redemption (also a concurrent one) fails.
+    func redeemBootstrapToken(hash: String, cluster: String, now: Date) async throws -> Bool
 }

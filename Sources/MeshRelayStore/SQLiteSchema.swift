@@ -14,6 +14,7 @@ enum SQLiteSchema {
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createV1)
+        migrator.registerMigration("v2-bootstrap-tokens", migrate: createBootstrapTokens)
         return migrator
     }()
 
@@ -23,6 +24,21 @@ enum SQLiteSchema {
         static let revision = "revision"
         /// The change-log horizon: `changes` rows at or below it were compacted away.
         static let compactedRevision = "compacted_revision"
+    }
+
+    /// Agents' enrolment tokens: the SHA-256 of each (never the token), its cluster, expiry, use.
+    private static func createBootstrapTokens(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE bootstrap_tokens (
+                    hash TEXT NOT NULL PRIMARY KEY,
+                    cluster TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    used_at REAL
+                );
+                """
+        )
     }
 
     // Timestamps are REAL seconds since 1970-01-01 UTC (`datetime(col, 'unixepoch')` reads them).

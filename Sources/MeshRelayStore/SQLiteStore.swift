@@ -627,6 +627,35 @@ public final class SQLiteStore: ResourceStore {
     }
 
     /// Runs one store operation, translating failures into ``StoreError``.
+    public func saveBootstrapToken(_ record: BootstrapTokenRecord) async throws {
+        try await perform("saving a bootstrap token") {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO bootstrap_tokens (hash, cluster, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [
+                        record.hash, record.cluster, SQLiteCoding.timestamp(record.createdAt), SQLiteCoding.timestamp(record.expiresAt),
+                        record.usedAt.map(SQLiteCoding.timestamp),
+                    ]
+                )
+            }
+        }
+    }
+
+    public func redeemBootstrapToken(hash: String, cluster: String, now: Date) async throws -> Bool {
+        try await perform("redeeming a bootstrap token") {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        UPDATE bootstrap_tokens SET used_at = ?
+                        WHERE hash = ? AND cluster = ? AND used_at IS NULL AND expires_at > ?
+                        """,
+                    arguments: [SQLiteCoding.timestamp(now), hash, cluster, SQLiteCoding.timestamp(now)]
+                )
+                return db.changesCount == 1
+            }
+        }
+    }
+
     private func perform<T: Sendable>(_ action: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()

@@ -37,6 +37,28 @@ public enum RelayTLS {
         return configuration
     }
 
+    /// The enrolment listener: the server certificate, no client certificate (the bootstrap token
+    /// authenticates the agent), TLS 1.2 minimum, no renegotiation.
+    public static func enrollmentServerConfiguration(certificatesDirectory: String) throws(TransportError) -> TLSConfiguration {
+        let chain = try certificates(at: path(certificatesDirectory, "server.crt"), what: "the server certificate")
+        let key = try privateKey(at: path(certificatesDirectory, "server.key"), what: "the server key")
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.renegotiationSupport = .none
+        return configuration
+    }
+
+    /// An enrolling agent: trusts only `caFile`, verifies the server's certificate and name, sends
+    /// no certificate.
+    public static func enrollmentClientConfiguration(caFile: String) throws(TransportError) -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.trustRoots = .certificates(try certificates(at: caFile, what: "the CA certificate (--ca-file)"))
+        configuration.certificateVerification = .fullVerification
+        configuration.renegotiationSupport = .none
+        return configuration
+    }
+
     private static func path(_ directory: String, _ file: String) -> String {
         URL(fileURLWithPath: directory).appendingPathComponent(file).path
     }

@@ -191,14 +191,16 @@ final class AgentProcess: Sendable {
     let log: OutputCollector
     let stateDirectory: String
 
-    init(cluster: String, servers: [String], certificates: String, stateDirectory: String, extraArguments: [String] = []) throws {
+    /// - Parameter certificates: The `--certs-dir`; nil for an agent that enrols (its extra
+    ///   arguments carry the bootstrap token).
+    init(cluster: String, servers: [String], certificates: String?, stateDirectory: String, extraArguments: [String] = []) throws {
         self.stateDirectory = stateDirectory
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try meshrelayBinary())
         process.arguments = [
-            "agent", "--cluster", cluster, "--server", servers.joined(separator: ","), "--certs-dir", certificates,
+            "agent", "--cluster", cluster, "--server", servers.joined(separator: ","),
             "--state-dir", stateDirectory, "--log-format", "json",
-        ] + extraArguments
+        ] + (certificates.map { ["--certs-dir", $0] } ?? []) + extraArguments
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice

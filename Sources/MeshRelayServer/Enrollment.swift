@@ -1,0 +1,152 @@
+import Crypto
+import Foundation
+public import Hummingbird
+import HummingbirdTLS
+public import Logging
+import MeshRelayModel
+public import MeshRelayPKI
+public import MeshRelayStore
+import MeshRelayTransport
+import NIOCore
+import NIOSSL
+import X509
+
+/// The enrolment listener's request context: the peer's address goes into the log.
+struct EnrollmentContext: RequestContext, RemoteAddressRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: SocketAddress?
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// Bootstrap tokens: `mrt.` and 43 base64url characters (32 random bytes). Only their SHA-256
+/// is stored (docs/security.md).
+public enum BootstrapToken {
+    /// A new token's text (shown once) and its hash (stored).
+    public static func generate() -> (text: String, hash: String) {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let text = "mrt." + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return (text, hash(text))
+    }
+
+    /// Lowercase hex SHA-256 of the token text.
+    public static func hash(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
+    /// Default and largest lifetime of a token.
+    public static let defaultTTL: Duration = .seconds(3600)
+    public static let maximumTTL: Duration = .seconds(7 * 86400)
+}
+
+/// An agent's enrolment: a bootstrap token for one registered cluster and a CSR made on the agent
+/// become a certificate for exactly that cluster. Refusals say the same thing whatever the cause,
+/// so that nobody learns which clusters exist; the server log says which cluster was claimed.
+public struct Enrollment: Sendable {
+    struct Request: Decodable {
+        var cluster: String
+        var token: String
+        var csr: String
+    }
+
+    struct Reply: Encodable {
+        var certificate: String
+        var ca: String
+        var notAfter: String
+    }
+
+    static let refusal = "enrolment refused: the bootstrap token is not valid for this cluster (unknown, already used, expired, or issued for another cluster); create a new one with `meshrelay token create --cluster NAME`"
+
+    let store: any ResourceStore
+    let authority: CertificateAuthority
+    let caPEM: String
+    let leafDays: Int
+    let logger: Logger
+
+    public init(store: any ResourceStore, authority: CertificateAuthority, caPEM: String, leafDays: Int, logger: Logger) {
+        self.store = store
+        self.authority = authority
+        self.caPEM = caPEM
+        self.leafDays = leafDays
+        self.logger = logger
+    }
+
+    /// One enrolment: the HTTP status and the JSON body.
+    func enroll(_ request: Request, peer: String, now: Date = Date()) async -> (status: HTTPResponse.Status, body: [String: String]) {
+        guard ClusterIdentity.isDNSLabel(request.cluster) else {
+            return (.badRequest, ["message": "cluster \"\(request.cluster)\" is not a DNS-1123 label"])
+        }
+        // The request is checked before the token is spent: a malformed CSR can be fixed and sent
+        // again with the same token.
+        let certificate: Certificate
+        do {
+            certificate = try authority.signEnrollment(csrPEM: request.csr, cluster: request.cluster, days: leafDays, now: now)
+        } catch {
+            logger.warning("enrolment refused: bad certificate request", metadata: ["agent.cluster": "\(request.cluster)", "relay.peer": "\(peer)", "error": "\(error.message)"])
+            return (.unprocessableContent, ["message": "enrolment refused: \(error.message)"])
+        }
+        do {
+            let redeemed = try await store.redeemBootstrapToken(hash: BootstrapToken.hash(request.token), cluster: request.cluster, now: now)
+            let registered = try await store.list(kind: .kubernetesCluster, namespace: nil).contains { $0.key.name == request.cluster }
+            guard redeemed, registered else {
+                logger.warning("enrolment refused: invalid bootstrap token", metadata: ["agent.cluster": "\(request.cluster)", "relay.peer": "\(peer)"])
+                return (.forbidden, ["message": Self.refusal])
+            }
+            let pem = try certificate.serializeAsPEM().pemString + "\n"
+            logger.notice(
+                "agent enrolled",
+                metadata: [
+                    "agent.cluster": "\(request.cluster)", "relay.peer": "\(peer)", "certificate.not_after": "\(RFC3339.string(from: certificate.notValidAfter))",
+                ]
+            )
+            return (.ok, ["certificate": pem, "ca": caPEM, "notAfter": RFC3339.string(from: certificate.notValidAfter)])
+        } catch {
+            logger.error("enrolment failed", metadata: ["agent.cluster": "\(request.cluster)", "error": "\(error)"])
+            return (.serviceUnavailable, ["message": "enrolment failed on the server (\(error)); retry later"])
+        }
+    }
+
+    /// The router of the enrolment listener: `POST /enroll` only.
+    func makeRouter() -> Router<EnrollmentContext> {
+        let router = Router(context: EnrollmentContext.self)
+        router.post("/enroll") { request, context -> Response in
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: 64 << 10)
+            } catch {
+                return try jsonResponse(["message": "the enrolment request is larger than 64 KiB"], status: .contentTooLarge)
+            }
+            guard let parsed = try? JSONDecoder().decode(Request.self, from: Data(buffer.readableBytesView)) else {
+                return try jsonResponse(["message": "the body must be JSON {\"cluster\": …, \"token\": …, \"csr\": PEM}"], status: .badRequest)
+            }
+            let peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
+            let (status, body) = await self.enroll(parsed, peer: peer)
+            return try jsonResponse(body, status: status)
+        }
+        return router
+    }
+
+    /// The enrolment listener: HTTPS with the server certificate, no client certificate.
+    public static func application(
+        enrollment: Enrollment, host: String, port: Int, certificatesDirectory: String, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void
+    ) throws -> some ApplicationProtocol {
+        let tls = try RelayTLS.enrollmentServerConfiguration(certificatesDirectory: certificatesDirectory)
+        return Application(
+            router: enrollment.makeRouter(),
+            server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(host, port: port), serverName: "meshrelay-enroll"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                logger.info("enrolment listening", metadata: ["enroll.address": "\(host):\(bound)"])
+                await onListening(bound)
+            },
+            logger: logger
+        )
+    }
+}
