@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A small HTTP/1.1 client for the management server's API: one request per connection.
 struct APIClient: Sendable {
@@ -11,19 +12,35 @@ struct APIClient: Sendable {
     let baseURL: String
     let token: String?
     let timeout: Duration
+    /// For `https://`: trusts `caFile` (or the system's roots) and checks the server's name.
+    let tls: NIOSSLContext?
 
     /// - Parameters:
-    ///   - url: `http://HOST:PORT[/prefix]`.
+    ///   - url: `http://HOST:PORT[/prefix]` or `https://…` (a server started with `--api-tls`).
     ///   - token: Bearer token for mutations; `nil` to send none.
-    init(url: String, token: String?, timeout: Duration = .seconds(300)) throws(CLIError) {
+    ///   - caFile: For https: the CA to trust (the relay's `ca.crt`); nil: the system's roots.
+    init(url: String, token: String?, timeout: Duration = .seconds(300), caFile: String? = nil) throws(CLIError) {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
-            throw .usage("--api \(url) is not a URL; expected http://HOST:PORT")
+            throw .usage("--api \(url) is not a URL; expected http://HOST:PORT or https://HOST:PORT")
         }
-        guard components.scheme == "http" else {
-            throw .usage("--api \(url): only http:// is supported by this version")
+        switch components.scheme {
+        case "http":
+            tls = nil
+        case "https":
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            configuration.renegotiationSupport = .none
+            do {
+                if let caFile { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
+                tls = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw .usage("--ca-file \(caFile ?? "(system roots)") cannot be used for https: \(error)")
+            }
+        default:
+            throw .usage("--api \(url): the scheme must be http:// or https://")
         }
         self.host = host
-        self.port = components.port ?? 80
+        self.port = components.port ?? (tls == nil ? 80 : 443)
         self.basePath = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
         self.baseURL = url
         self.token = token
@@ -54,7 +71,7 @@ struct APIClient: Sendable {
         }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: basePath + path, headers: headers)
         do throws(HTTPExchange.Failure) {
-            let reply = try await HTTPExchange.perform(host: host, port: port, head: head, body: body, timeout: timeout)
+            let reply = try await HTTPExchange.perform(host: host, port: port, head: head, body: body, timeout: timeout, tls: tls)
             return Reply(status: reply.status, body: reply.body)
         } catch {
             switch error {

@@ -13,6 +13,9 @@ struct ClientOptions: ParsableArguments {
     )
     var tokenFile: String?
 
+    @Option(name: .customLong("ca-file"), help: "For an https:// API (server --api-tls): the CA to trust, e.g. ca.crt (env MESHRELAY_CA_FILE).")
+    var caFile: String?
+
     static let defaultAPI = "http://127.0.0.1:9091"
     static let defaultTokenFile = "./meshrelay-data/admin.token"
 
@@ -36,7 +39,7 @@ struct ClientOptions: ParsableArguments {
     }
 
     func client() throws(CLIError) -> APIClient {
-        try APIClient(url: apiURL, token: try token())
+        try APIClient(url: apiURL, token: try token(), caFile: caFile ?? ProcessInfo.processInfo.environment["MESHRELAY_CA_FILE"])
     }
 }
 

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// One HTTP/1.1 request on its own connection (`Connection: close`), the whole reply collected,
 /// bounded by a timeout: the API client's transport, and the demo's requests through Envoy.
@@ -22,14 +23,16 @@ enum HTTPExchange {
     }
 
     /// Sends `head` (plus `Content-Length` and `Connection: close`) and `body` to HOST:PORT.
-    static func perform(host: String, port: Int, head: HTTPRequestHead, body: [UInt8]?, timeout: Duration) async throws(Failure) -> Reply {
+    /// - Parameter tls: For https: the client context (trust roots) — the server name checked is
+    ///   `host` (an IP literal is checked against the certificate's IP SANs).
+    static func perform(host: String, port: Int, head: HTTPRequestHead, body: [UInt8]?, timeout: Duration, tls: NIOSSLContext? = nil) async throws(Failure) -> Reply {
         var head = head
         head.headers.replaceOrAdd(name: "Connection", value: "close")
         if let body { head.headers.replaceOrAdd(name: "Content-Length", value: String(body.count)) }
         let request = head
         do {
             return try await withThrowingTaskGroup(of: Reply?.self) { group in
-                group.addTask { try await exchange(host: host, port: port, head: request, body: body) }
+                group.addTask { try await exchange(host: host, port: port, head: request, body: body, tls: tls) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     return nil
@@ -47,11 +50,15 @@ enum HTTPExchange {
         }
     }
 
-    private static func exchange(host: String, port: Int, head: HTTPRequestHead, body: [UInt8]?) async throws -> Reply {
+    private static func exchange(host: String, port: Int, head: HTTPRequestHead, body: [UInt8]?, tls: NIOSSLContext?) async throws -> Reply {
+        let serverName = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }

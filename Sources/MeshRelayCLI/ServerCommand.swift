@@ -66,6 +66,9 @@ struct ServerCommand: AsyncParsableCommand {
         help: "Enrolment (HTTPS, bootstrap tokens), HOST:PORT; on when --certs-dir holds ca.key. Port 0 picks a free one.")
     var enrollListen = ListenAddress(host: "127.0.0.1", port: 9901)
 
+    @Flag(name: .customLong("api-tls"), help: "Serve the HTTP API over TLS with --certs-dir's server certificate (clients: --api https://… --ca-file ca.crt).")
+    var apiTLS = false
+
     @Flag(name: .customLong("no-enroll"), help: "Do not enrol agents even when --certs-dir holds ca.key.")
     var noEnroll = false
 
@@ -106,6 +109,7 @@ struct ServerCommand: AsyncParsableCommand {
         if !(0.05...3600).contains(handshakeTimeout) { throw ValidationError("--handshake-timeout must be between 0.05 and 3600 seconds") }
         if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be between 0 and 3600 seconds") }
         if !(1...3650).contains(agentCertDays) { throw ValidationError("--agent-cert-days must be between 1 and 3650") }
+        if apiTLS && certsDir == nil { throw ValidationError("--api-tls needs --certs-dir DIR (server.crt, server.key)") }
     }
 
     func run() async throws {
@@ -122,6 +126,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.enrollHost = enrollListen.host
         configuration.enrollPort = noEnroll ? nil : enrollListen.port
         configuration.agentCertificateDays = agentCertDays
+        configuration.apiTLS = apiTLS
         do {
             try await ManagementServer(configuration: configuration, logger: logger).run()
         } catch let error as ServerError {

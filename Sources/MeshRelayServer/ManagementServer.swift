@@ -1,6 +1,9 @@
 import Foundation
 import MeshRelayPKI
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import MeshRelayTransport
 public import Logging
 import MeshRelayStore
 import NIOCore
@@ -47,15 +50,29 @@ public struct ManagementServer: Sendable {
         ).makeRouter()
         let logger = self.logger
         let configuration = self.configuration
+        let apiServer: HTTPServerBuilder
+        if configuration.apiTLS {
+            guard let certificates = configuration.certificatesDirectory else {
+                throw ServerError(.configuration, "--api-tls needs --certs-dir DIR with server.crt and server.key")
+            }
+            do {
+                apiServer = try .tls(.http1(), tlsConfiguration: try RelayTLS.enrollmentServerConfiguration(certificatesDirectory: certificates))
+            } catch {
+                throw ServerError(.configuration, "cannot serve the API over TLS: \(error)")
+            }
+        } else {
+            apiServer = .http1()
+        }
         let app = Application(
             router: router,
+            server: apiServer,
             configuration: .init(address: .hostname(configuration.apiHost, port: configuration.apiPort), serverName: "meshrelay"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.apiPort
                 logger.info(
                     "meshrelay server ready",
                     metadata: [
-                        "api.address": "\(configuration.apiHost):\(port)", "store.path": "\(configuration.databasePath)",
+                        "api.address": "\(configuration.apiHost):\(port)", "api.tls": "\(configuration.apiTLS)", "store.path": "\(configuration.databasePath)",
                         "token.file": "\(configuration.effectiveTokenFile)",
                     ]
                 )

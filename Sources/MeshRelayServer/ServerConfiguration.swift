@@ -32,6 +32,8 @@ public struct ServerConfiguration: Sendable {
     /// `ca.key` and ``enrollPort`` is not nil.
     public var enrollHost: String = "127.0.0.1"
     public var enrollPort: Int? = 9901
+    /// Serve the HTTP API over TLS with the server certificate of ``certificatesDirectory``.
+    public var apiTLS: Bool = false
     /// Validity of the certificates enrolment issues to agents.
     public var agentCertificateDays: Int = 90
 
