@@ -36,7 +36,7 @@ public enum BootstrapToken {
 
     /// Lowercase hex SHA-256 of the token text.
     public static func hash(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Default and largest lifetime of a token.

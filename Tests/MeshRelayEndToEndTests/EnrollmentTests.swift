@@ -8,29 +8,19 @@ import Testing
 @Suite("Enrolment with bootstrap tokens", .serialized)
 struct EnrollmentTests {
     struct Setup {
-        let directory: String
-        let certs: String
-        let relayPort: Int
+        let base: CertifiedServer
         let enrollPort: Int
-        let server: ServerProcess
+        var directory: String { base.directory }
+        var certs: String { base.certs }
+        var relayPort: Int { base.relayPort }
+        var server: ServerProcess { base.server }
 
         static func start() async throws -> Setup {
-            let directory = temporaryDirectory()
-            let certs = directory + "/certs"
-            let initialized = try await runMeshrelay(["certs", "init", "--dir", certs])
-            guard initialized.exitCode == 0 else { throw ProcessFailure("certs init: \(initialized.stderr)") }
-            let relayPort = try freePort()
             let enrollPort = try freePort()
-            let server = try await ServerProcess(
-                dataDirectory: directory + "/data", relayPort: relayPort, certificates: certs,
-                extraArguments: ["--enroll-listen", "127.0.0.1:\(enrollPort)", "--agent-cert-days", "30"]
+            let base = try await CertifiedServer.start(
+                registered: ["cluster-1", "cluster-2"], extraArguments: ["--enroll-listen", "127.0.0.1:\(enrollPort)", "--agent-cert-days", "30"]
             )
-            let registered = try await runMeshrelay(
-                ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile],
-                stdin: SeedManifests.stream([SeedManifests.cluster("cluster-1"), SeedManifests.cluster("cluster-2")])
-            )
-            guard registered.exitCode == 0 else { throw ProcessFailure("register: \(registered.stderr)") }
-            return Setup(directory: directory, certs: certs, relayPort: relayPort, enrollPort: enrollPort, server: server)
+            return Setup(base: base, enrollPort: enrollPort)
         }
 
         func token(_ cluster: String) async throws -> String {
@@ -75,10 +65,7 @@ struct EnrollmentTests {
             await clusterStatus(api: server.url, cluster: cluster)?["connected"] as? Bool == true
         }
 
-        func stop() {
-            _ = server.terminate()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
+        func stop() { base.stop() }
     }
 
     @Test func anAgentEnrolsWithItsTokenOnceAndThenUsesMutualTLS() async throws {

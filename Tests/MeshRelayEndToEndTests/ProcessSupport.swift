@@ -287,3 +287,36 @@ func resourceState(api: String, name: String) async -> String? {
     else { return nil }
     return (object["resources"] as? [[String: Any]])?.first { $0["name"] as? String == name }?["state"] as? String
 }
+
+/// A server whose relay runs on a folder made by `meshrelay certs init` (and `certs issue` for
+/// `issued` clusters), with `registered` clusters applied: the start of the security suites.
+struct CertifiedServer {
+    let directory: String
+    let certs: String
+    let relayPort: Int
+    let server: ServerProcess
+
+    static func start(issued: [String] = [], registered: [String], extraArguments: [String] = []) async throws -> CertifiedServer {
+        let directory = temporaryDirectory()
+        let certs = directory + "/certs"
+        let initialized = try await runMeshrelay(["certs", "init", "--dir", certs])
+        guard initialized.exitCode == 0 else { throw ProcessFailure("certs init: \(initialized.stderr)") }
+        for cluster in issued {
+            let result = try await runMeshrelay(["certs", "issue", "--dir", certs, "--cluster", cluster])
+            guard result.exitCode == 0 else { throw ProcessFailure("certs issue: \(result.stderr)") }
+        }
+        let relayPort = try freePort()
+        let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: relayPort, certificates: certs, extraArguments: extraArguments)
+        let result = try await runMeshrelay(
+            ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile], stdin: SeedManifests.stream(registered.map { SeedManifests.cluster($0) })
+        )
+        guard result.exitCode == 0 else { throw ProcessFailure("register: \(result.stderr)") }
+        return CertifiedServer(directory: directory, certs: certs, relayPort: relayPort, server: server)
+    }
+
+    /// Stops the server and removes the folder.
+    func stop() {
+        _ = server.terminate()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}

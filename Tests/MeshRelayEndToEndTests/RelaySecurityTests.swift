@@ -42,25 +42,13 @@ struct RelaySecurityTests {
 
     /// A server with a relay on a folder made by `meshrelay certs`, and cluster-1 registered.
     struct Setup {
-        let directory: String
-        let certs: String
-        let relayPort: Int
-        let server: ServerProcess
+        let base: CertifiedServer
+        var certs: String { base.certs }
+        var relayPort: Int { base.relayPort }
+        var server: ServerProcess { base.server }
 
         static func start() async throws -> Setup {
-            let directory = temporaryDirectory()
-            let certs = directory + "/certs"
-            let initialized = try await runMeshrelay(["certs", "init", "--dir", certs])
-            guard initialized.exitCode == 0 else { throw ProcessFailure("certs init: \(initialized.stderr)") }
-            let issued = try await runMeshrelay(["certs", "issue", "--dir", certs, "--cluster", "cluster-1"])
-            guard issued.exitCode == 0 else { throw ProcessFailure("certs issue: \(issued.stderr)") }
-            let relayPort = try freePort()
-            let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: relayPort, certificates: certs)
-            let registered = try await runMeshrelay(
-                ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile], stdin: SeedManifests.cluster("cluster-1")
-            )
-            guard registered.exitCode == 0 else { throw ProcessFailure("register: \(registered.stderr)") }
-            return Setup(directory: directory, certs: certs, relayPort: relayPort, server: server)
+            Setup(base: try await CertifiedServer.start(issued: ["cluster-1"], registered: ["cluster-1"]))
         }
 
         func client(_ arguments: [String], cluster: String = "cluster-1") -> [String] {
@@ -78,10 +66,7 @@ struct RelaySecurityTests {
             return "revision \(object["revision"] ?? "?"), cluster-1 connected \(cluster?["connected"] ?? "?"), last seen \(cluster?["lastSeen"] ?? "never")"
         }
 
-        func stop() {
-            _ = server.terminate()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
+        func stop() { base.stop() }
     }
 
     /// The GOODBYE frame (type 8) the server sends before it closes, as text.
