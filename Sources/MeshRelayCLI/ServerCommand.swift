@@ -63,14 +63,11 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("enroll-listen"),
-        help: "Enrolment (HTTPS, bootstrap tokens), HOST:PORT; on when --certs-dir holds ca.key. Port 0 picks a free one.")
-    var enrollListen = ListenAddress(host: "127.0.0.1", port: 9901)
+        help: "Enrol and renew agents (HTTPS, bootstrap tokens) on HOST:PORT, e.g. 0.0.0.0:9901; needs ca.key in --certs-dir. Off without it.")
+    var enrollListen: ListenAddress?
 
     @Flag(name: .customLong("api-tls"), help: "Serve the HTTP API over TLS with --certs-dir's server certificate (clients: --api https://… --ca-file ca.crt).")
     var apiTLS = false
-
-    @Flag(name: .customLong("no-enroll"), help: "Do not enrol agents even when --certs-dir holds ca.key.")
-    var noEnroll = false
 
     @Option(name: .customLong("agent-cert-days"), help: "Validity in days of the certificates enrolment issues.")
     var agentCertDays = 90
@@ -110,6 +107,12 @@ struct ServerCommand: AsyncParsableCommand {
         if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be between 0 and 3600 seconds") }
         if !(1...3650).contains(agentCertDays) { throw ValidationError("--agent-cert-days must be between 1 and 3650") }
         if apiTLS && certsDir == nil { throw ValidationError("--api-tls needs --certs-dir DIR (server.crt, server.key)") }
+        if enrollListen != nil {
+            guard let certsDir else { throw ValidationError("--enroll-listen needs --certs-dir DIR with ca.crt, ca.key, server.crt, server.key") }
+            if !FileManager.default.fileExists(atPath: certsDir + "/ca.key") {
+                throw ValidationError("--enroll-listen signs agent certificates: \(certsDir)/ca.key is missing (meshrelay certs init makes it)")
+            }
+        }
     }
 
     func run() async throws {
@@ -123,8 +126,10 @@ struct ServerCommand: AsyncParsableCommand {
             handshakeTimeout: .milliseconds(Int64(handshakeTimeout * 1000)),
             drainTimeout: .milliseconds(Int64(drainTimeout * 1000))
         )
-        configuration.enrollHost = enrollListen.host
-        configuration.enrollPort = noEnroll ? nil : enrollListen.port
+        if let enrollListen {
+            configuration.enrollHost = enrollListen.host
+            configuration.enrollPort = enrollListen.port
+        }
         configuration.agentCertificateDays = agentCertDays
         configuration.apiTLS = apiTLS
         do {

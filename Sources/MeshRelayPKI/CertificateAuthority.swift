@@ -72,10 +72,10 @@ public struct CertificateAuthority: Sendable {
     /// - Throws: ``PKIError`` `.invalidPEM` when either does not parse, the certificate is not a
     ///   CA, or the key does not belong to it.
     public init(certificatePEM: String, privateKeyPEM: String) throws(PKIError) {
-        let certificate: Certificate
+        let certificates: [Certificate]
         let key: Certificate.PrivateKey
         do {
-            certificate = try Certificate(pemEncoded: certificatePEM)
+            certificates = try PEMDocument.parseMultiple(pemString: certificatePEM).map { try Certificate(pemDocument: $0) }
         } catch {
             throw PKIError(.invalidPEM, "the CA certificate is not a PEM certificate: \(error)")
         }
@@ -84,8 +84,9 @@ public struct CertificateAuthority: Sendable {
         } catch {
             throw PKIError(.invalidPEM, "the CA key is not a PEM private key: \(error)")
         }
-        guard key.publicKey == certificate.publicKey else {
-            throw PKIError(.invalidPEM, "the CA key does not belong to the CA certificate (public keys differ)")
+        // During a CA rotation ca.crt is a bundle (old and new CA): the signing CA is the one of the key.
+        guard let certificate = certificates.first(where: { $0.publicKey == key.publicKey }) else {
+            throw PKIError(.invalidPEM, "the CA key does not belong to the CA certificate (or to any certificate of the bundle): public keys differ")
         }
         guard case .isCertificateAuthority = (try? certificate.extensions.basicConstraints) ?? .notCertificateAuthority else {
             throw PKIError(.invalidPEM, "the CA certificate (subject \(certificate.subject)) is not a CA (basicConstraints CA:FALSE or missing)")

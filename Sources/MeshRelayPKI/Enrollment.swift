@@ -2,7 +2,7 @@ public import Crypto
 public import Foundation
 import MeshRelayTransport
 import SwiftASN1
-public import X509
+@_spi(FixedExpiryValidationTime) public import X509
 
 /// The certificate signing request an agent sends when it enrols (docs/security.md): a P-256 key
 /// made on the agent (never sent), subject CN=cluster, and a request for exactly one name, the
@@ -71,5 +71,82 @@ extension CertificateAuthority {
                 .invalidName, "the enrolment request asks for names the token does not grant (\(others.map { "\($0)" }.joined(separator: ", "))); ask only for \(ClusterIdentity.uri(for: cluster))")
         }
         return try sign(.agent(cluster: cluster), publicKey: request.publicKey, days: days, now: now)
+    }
+}
+
+/// Renewal: an enrolled agent asks for a new certificate with its current one (docs/security.md).
+/// The request carries the current certificate, a CSR for a new key, and the current key's
+/// signature over the CSR — proof that the holder of the current key asks. No token is needed.
+public struct RenewalRequest: Codable, Sendable {
+    public var cluster: String
+    /// The current certificate (PEM).
+    public var certificate: String
+    /// A CSR for the new key (PEM).
+    public var csr: String
+    /// Base64 DER ECDSA signature, by the current key, of the CSR's PEM text (UTF-8).
+    public var signature: String
+
+    /// A request signed with the current key; returns it and the new key (PEM).
+    public static func make(cluster: String, certificatePEM: String, currentKeyPEM: String) throws(PKIError) -> (request: RenewalRequest, key: String) {
+        let current: P256.Signing.PrivateKey
+        do {
+            current = try P256.Signing.PrivateKey(pemRepresentation: currentKeyPEM)
+        } catch {
+            throw PKIError(.invalidPEM, "the current key is not a PEM P-256 private key: \(error)")
+        }
+        let (csr, key) = try EnrollmentRequest.makeWithNewKey(cluster: cluster)
+        let signature: P256.Signing.ECDSASignature
+        do {
+            signature = try current.signature(for: Data(csr.utf8))
+        } catch {
+            throw PKIError(.signing, "cannot sign the renewal request: \(error)")
+        }
+        return (RenewalRequest(cluster: cluster, certificate: certificatePEM, csr: csr, signature: signature.derRepresentation.base64EncodedString()), key)
+    }
+}
+
+extension CertificateAuthority {
+    /// Every certificate of a PEM bundle (those that do not parse are skipped).
+    public static func certificates(inBundle pem: String) -> [Certificate] {
+        ((try? PEMDocument.parseMultiple(pemString: pem)) ?? []).compactMap { try? Certificate(pemDocument: $0) }
+    }
+
+    /// Checks a renewal: the current certificate chains to one of `trusted` (the CA bundle, so
+    /// that certificates of a CA being rotated out still renew), is valid at `now`, carries the
+    /// identity of `request.cluster`, and its key signed the CSR; then signs the CSR like an
+    /// enrolment.
+    ///
+    /// - Throws: ``PKIError`` saying which check failed.
+    public func signRenewal(_ request: RenewalRequest, trusted: [Certificate], days: Int = defaultLeafDays, now: Date = Date()) async throws(PKIError)
+        -> Certificate
+    {
+        let documents: [PEMDocument]
+        do {
+            documents = try PEMDocument.parseMultiple(pemString: request.certificate)
+        } catch {
+            throw PKIError(.invalidPEM, "the current certificate is not PEM: \(error)")
+        }
+        guard let first = documents.first, let current = try? Certificate(pemDocument: first) else {
+            throw PKIError(.invalidPEM, "the renewal request holds no current certificate")
+        }
+        var verifier = Verifier(rootCertificates: CertificateStore(trusted)) { RFC5280Policy(fixedExpiryValidationTime: now) }
+        guard case .validCertificate = await verifier.validate(leaf: current, intermediates: CertificateStore()) else {
+            throw PKIError(.invalidName, "the current certificate is not valid now or not issued by a trusted CA (expired? then enrol again with a bootstrap token)")
+        }
+        let cluster: String
+        do {
+            cluster = try ClusterIdentity.cluster(fromDER: first.derBytes)
+        } catch {
+            throw PKIError(.invalidName, "the current certificate carries no cluster identity: \(error.message)")
+        }
+        guard cluster == request.cluster else {
+            throw PKIError(.invalidName, "the current certificate is for cluster \(cluster), not \(request.cluster)")
+        }
+        guard let publicKey = P256.Signing.PublicKey(current.publicKey), let der = Data(base64Encoded: request.signature),
+            let signature = try? P256.Signing.ECDSASignature(derRepresentation: der), publicKey.isValidSignature(signature, for: Data(request.csr.utf8))
+        else {
+            throw PKIError(.invalidPEM, "the renewal request is not signed by the current certificate's key")
+        }
+        return try signEnrollment(csrPEM: request.csr, cluster: cluster, days: days, now: now)
     }
 }

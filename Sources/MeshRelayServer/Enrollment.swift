@@ -63,17 +63,62 @@ public struct Enrollment: Sendable {
     static let refusal = "enrolment refused: the bootstrap token is not valid for this cluster (unknown, already used, expired, or issued for another cluster); create a new one with `meshrelay token create --cluster NAME`"
 
     let store: any ResourceStore
-    let authority: CertificateAuthority
-    let caPEM: String
+    /// `ca.crt` (the trust bundle: one or more CAs) and `ca.key` (the signing CA), read for every
+    /// request: during a CA rotation the bundle agents get, the CAs renewals are checked against
+    /// and the CA that signs follow the files without a restart (docs/operations.md).
+    let folder: CertificateDirectory
     let leafDays: Int
     let logger: Logger
 
-    public init(store: any ResourceStore, authority: CertificateAuthority, caPEM: String, leafDays: Int, logger: Logger) {
+    /// - Throws: ``PKIError`` when the folder's CA cannot be loaded now.
+    public init(store: any ResourceStore, folder: CertificateDirectory, leafDays: Int, logger: Logger) throws(PKIError) {
+        _ = try folder.authority()
         self.store = store
-        self.authority = authority
-        self.caPEM = caPEM
+        self.folder = folder
         self.leafDays = leafDays
         self.logger = logger
+    }
+
+    var caPEM: String { (try? String(contentsOfFile: folder.file("ca.crt"), encoding: .utf8)) ?? "" }
+
+    /// The signing CA as the files say now.
+    func authority() -> (CertificateAuthority?, String) {
+        do {
+            return (try folder.authority(), "")
+        } catch {
+            logger.error("the CA in the certificate folder cannot be loaded", metadata: ["error": "\(error.message)"])
+            return (nil, error.message)
+        }
+    }
+
+    /// One renewal: the agent's current certificate and key vouch for the new CSR.
+    func renew(_ request: RenewalRequest, peer: String, now: Date = Date()) async -> (status: HTTPResponse.Status, body: [String: String]) {
+        let bundle = caPEM
+        let trusted = CertificateAuthority.certificates(inBundle: bundle)
+        let (loaded, problem) = authority()
+        guard let authority = loaded else { return (.serviceUnavailable, ["message": "renewal unavailable: \(problem)"]) }
+        let certificate: Certificate
+        do throws(PKIError) {
+            certificate = try await authority.signRenewal(request, trusted: trusted, days: leafDays, now: now)
+        } catch {
+            logger.warning("renewal refused", metadata: ["agent.cluster": "\(request.cluster)", "relay.peer": "\(peer)", "error": "\(error.message)"])
+            return (.forbidden, ["message": "renewal refused: \(error.message)"])
+        }
+        do {
+            guard try await store.list(kind: .kubernetesCluster, namespace: nil).contains(where: { $0.key.name == request.cluster }) else {
+                logger.warning("renewal refused: cluster not registered", metadata: ["agent.cluster": "\(request.cluster)", "relay.peer": "\(peer)"])
+                return (.forbidden, ["message": "renewal refused: the cluster is not registered"])
+            }
+            let pem = try certificate.serializeAsPEM().pemString + "\n"
+            logger.notice(
+                "agent certificate renewed",
+                metadata: ["agent.cluster": "\(request.cluster)", "relay.peer": "\(peer)", "certificate.not_after": "\(RFC3339.string(from: certificate.notValidAfter))"]
+            )
+            return (.ok, ["certificate": pem, "ca": bundle, "notAfter": RFC3339.string(from: certificate.notValidAfter)])
+        } catch {
+            logger.error("renewal failed", metadata: ["agent.cluster": "\(request.cluster)", "error": "\(error)"])
+            return (.serviceUnavailable, ["message": "renewal failed on the server (\(error)); retry later"])
+        }
     }
 
     /// One enrolment: the HTTP status and the JSON body.
@@ -83,6 +128,8 @@ public struct Enrollment: Sendable {
         }
         // The request is checked before the token is spent: a malformed CSR can be fixed and sent
         // again with the same token.
+        let (loaded, problem) = authority()
+        guard let authority = loaded else { return (.serviceUnavailable, ["message": "enrolment unavailable: \(problem)"]) }
         let certificate: Certificate
         do {
             certificate = try authority.signEnrollment(csrPEM: request.csr, cluster: request.cluster, days: leafDays, now: now)
@@ -111,7 +158,7 @@ public struct Enrollment: Sendable {
         }
     }
 
-    /// The router of the enrolment listener: `POST /enroll` only.
+    /// The router of the enrolment listener: `POST /enroll` and `POST /renew` only.
     func makeRouter() -> Router<EnrollmentContext> {
         let router = Router(context: EnrollmentContext.self)
         router.post("/enroll") { request, context -> Response in
@@ -126,6 +173,20 @@ public struct Enrollment: Sendable {
             }
             let peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
             let (status, body) = await self.enroll(parsed, peer: peer)
+            return try jsonResponse(body, status: status)
+        }
+        router.post("/renew") { request, context -> Response in
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: 64 << 10)
+            } catch {
+                return try jsonResponse(["message": "the renewal request is larger than 64 KiB"], status: .contentTooLarge)
+            }
+            guard let parsed = try? JSONDecoder().decode(RenewalRequest.self, from: Data(buffer.readableBytesView)) else {
+                return try jsonResponse(["message": "the body must be JSON {\"cluster\", \"certificate\", \"csr\", \"signature\"}"], status: .badRequest)
+            }
+            let peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
+            let (status, body) = await self.renew(parsed, peer: peer)
             return try jsonResponse(body, status: status)
         }
         return router

@@ -96,23 +96,20 @@ public struct ManagementServer: Sendable {
             // The hub before the relay: shutdown runs in reverse, so sessions drain first.
             services += [.init(service: hub), .init(service: relay)]
             let folder = CertificateDirectory(path: certificates)
-            if let enrollPort = configuration.enrollPort, FileManager.default.fileExists(atPath: folder.file("ca.key")) {
-                let authority: CertificateAuthority
-                let caPEM: String
+            if let enrollPort = configuration.enrollPort {
+                let enrollment: Enrollment
                 do {
-                    authority = try folder.authority()
-                    caPEM = try String(contentsOfFile: folder.file("ca.crt"), encoding: .utf8)
+                    enrollment = try Enrollment(store: store, folder: folder, leafDays: configuration.agentCertificateDays, logger: logger)
                 } catch {
                     throw ServerError(.configuration, "cannot load the CA for enrolment from \(certificates): \(error)")
                 }
-                let enrollment = Enrollment(store: store, authority: authority, caPEM: caPEM, leafDays: configuration.agentCertificateDays, logger: logger)
                 let app = try Enrollment.application(
                     enrollment: enrollment, host: configuration.enrollHost, port: enrollPort, certificatesDirectory: certificates, logger: logger,
                     onListening: onEnrollListening
                 )
                 services.append(.init(service: app))
             } else {
-                logger.info("enrolment off: agents need certificates issued with `meshrelay certs issue` (put ca.key in --certs-dir to enrol agents with bootstrap tokens)")
+                logger.info("enrolment off: agents need certificates from `meshrelay certs issue` (start with --enroll-listen HOST:PORT and ca.key in --certs-dir to enrol and renew agents)")
             }
         } else {
             logger.notice("relay disabled: start with --certs-dir DIR (ca.crt, server.crt, server.key) to accept agents")

@@ -51,7 +51,12 @@ public struct RelayListener: Service {
     }
 
     public func run() async throws {
-        let tls = try NIOSSLContext(configuration: RelayTLS.serverConfiguration(certificatesDirectory: configuration.certificatesDirectory))
+        // The server certificate, its key and the trust bundle are reloaded for new connections
+        // when they change on disk (renewal, CA rotation: docs/operations.md).
+        let directory = configuration.certificatesDirectory
+        let tls = try ReloadingTLSContext(files: ["ca.crt", "server.crt", "server.key"].map { directory + "/" + $0 }) {
+            try NIOSSLContext(configuration: RelayTLS.serverConfiguration(certificatesDirectory: directory))
+        }
         let sessionConfiguration = ServerSessionStateMachine.Configuration(
             serverVersion: MeshRelayServerVersion.current, serverID: configuration.serverID,
             heartbeatInterval: configuration.heartbeatInterval, handshakeTimeout: configuration.handshakeTimeout,
@@ -67,7 +72,13 @@ public struct RelayListener: Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(NIOSSLServerHandler(context: tls))
+                    let snapshot = tls.current()
+                    if snapshot.reloaded {
+                        logger.notice("relay TLS certificates reloaded from disk", metadata: ["relay.certs_dir": "\(directory)"])
+                    } else if let error = snapshot.reloadError {
+                        logger.warning("changed relay TLS files cannot be loaded; keeping the previous ones", metadata: ["error": "\(error)"])
+                    }
+                    try operations.addHandler(NIOSSLServerHandler(context: snapshot.context))
                     try operations.addHandler(RelayFrameDecoder(maximumPayloadBytes: maximumPayload).makeHandler())
                     try operations.addHandler(MessageToByteHandler(RelayFrameEncoder(maximumPayloadBytes: maximumPayload)))
                     try operations.addHandler(RelaySessionHandler(hub: hub, configuration: sessionConfiguration, logger: logger))

@@ -28,10 +28,10 @@ public struct ServerConfiguration: Sendable {
     public var handshakeTimeout: Duration
     /// On shutdown, how long agents get to leave after DRAIN before their connections are closed.
     public var drainTimeout: Duration
-    /// The enrolment listener (HTTPS, bootstrap tokens); on when the certificate folder holds
-    /// `ca.key` and ``enrollPort`` is not nil.
+    /// The enrolment listener (HTTPS, bootstrap tokens, renewals); off while ``enrollPort`` is
+    /// nil. Needs `ca.key` in the certificate folder.
     public var enrollHost: String = "127.0.0.1"
-    public var enrollPort: Int? = 9901
+    public var enrollPort: Int?
     /// Serve the HTTP API over TLS with the server certificate of ``certificatesDirectory``.
     public var apiTLS: Bool = false
     /// Validity of the certificates enrolment issues to agents.

@@ -10,7 +10,7 @@ struct APITLSTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let certs = directory + "/certs"
         #expect(try await runMeshrelay(["certs", "init", "--dir", certs]).exitCode == 0)
-        let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: try freePort(), certificates: certs, extraArguments: ["--api-tls", "--no-enroll"])
+        let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: try freePort(), certificates: certs, extraArguments: ["--api-tls"])
         defer { _ = server.terminate() }
         let https = "https://127.0.0.1:\(server.port)"
 

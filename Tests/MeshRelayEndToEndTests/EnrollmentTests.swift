@@ -15,10 +15,11 @@ struct EnrollmentTests {
         var relayPort: Int { base.relayPort }
         var server: ServerProcess { base.server }
 
-        static func start() async throws -> Setup {
+        static func start(agentCertificateDays: Int = 30) async throws -> Setup {
             let enrollPort = try freePort()
             let base = try await CertifiedServer.start(
-                registered: ["cluster-1", "cluster-2"], extraArguments: ["--enroll-listen", "127.0.0.1:\(enrollPort)", "--agent-cert-days", "30"]
+                registered: ["cluster-1", "cluster-2"],
+                extraArguments: ["--enroll-listen", "127.0.0.1:\(enrollPort)", "--agent-cert-days", "\(agentCertificateDays)"]
             )
             return Setup(base: base, enrollPort: enrollPort)
         }
@@ -29,14 +30,14 @@ struct EnrollmentTests {
             return created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
-        func agent(_ cluster: String, token: String, name: String) throws -> AgentProcess {
+        func agent(_ cluster: String, token: String, name: String, extra: [String] = []) throws -> AgentProcess {
             let tokenFile = directory + "/\(name).token"
             try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
             return try AgentProcess(
                 cluster: cluster, servers: ["127.0.0.1:\(relayPort)"], certificates: nil, stateDirectory: directory + "/\(name)",
                 extraArguments: [
                     "--bootstrap-token-file", tokenFile, "--ca-file", certs + "/ca.crt", "--enroll-server", "127.0.0.1:\(enrollPort)",
-                ]
+                ] + extra
             )
         }
 
@@ -149,7 +150,62 @@ struct EnrollmentTests {
         let anonymous = try await runMeshrelay(["token", "create", "--cluster", "cluster-1", "--api", setup.server.url], environment: ["MESHRELAY_TOKEN": "wrong"])
         #expect(anonymous.exitCode == 1 && anonymous.stderr.contains("Unauthorized"), "\(anonymous.stderr)")
     }
+
+    /// One-day certificates and `--renew-at 0.02`: due 30 minutes after notBefore, which is an hour
+    /// back, so due at once: the agent renews it through the enrolment listener while its session stays up, and a
+    /// restarted agent connects with the new one. The server, given a new certificate on disk,
+    /// serves it to the next connection without a restart.
+    @Test func anAgentRenewsWithoutDroppingItsSessionAndTheServerReloadsItsCertificate() async throws {
+        let setup = try await Setup.start(agentCertificateDays: 1)
+        defer { setup.stop() }
+        let token = try await setup.token("cluster-1")
+        let agent = try setup.agent("cluster-1", token: token, name: "agent-r", extra: ["--renew-at", "0.02"])
+        #expect(await waitUntil(timeout: .seconds(60)) { await setup.connected("cluster-1") }, "agent log:\n\(agent.log.text)")
+        #expect(
+            await waitUntil(timeout: .seconds(60)) { !logEntries(agent.log.text, message: "certificate renewed").isEmpty },
+            "agent log:\n\(agent.log.text)"
+        )
+        #expect(!logEntries(setup.server.log.text, message: "agent certificate renewed", fields: ["agent.cluster": "cluster-1"]).isEmpty)
+        let folder = setup.directory + "/agent-r/certs"
+        let renewed = try CertificateSummary.read(pem: try String(contentsOfFile: folder + "/cluster-1.crt", encoding: .utf8))[0]
+        #expect(renewed.role == .agent(cluster: "cluster-1"))
+        #expect(permissionBits(folder + "/cluster-1.key") == 0o600)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/cluster-1.crt.next"))
+        // The session was not dropped: one connection so far, still connected.
+        try await Task.sleep(for: .seconds(1))
+        #expect(logEntries(setup.server.log.text, message: "agent connected").count == 1, "\(setup.server.log.text)")
+        #expect(await setup.connected("cluster-1"))
+        // Within the minimum spacing (60 s) it does not renew again.
+        #expect(logEntries(agent.log.text, message: "certificate renewed").count == 1)
+        #expect(agent.terminate() == 0)
+
+        // A restart uses the renewed certificate (the server logs the new serial's session).
+        let restarted = try setup.agent("cluster-1", token: token, name: "agent-r")
+        #expect(await waitUntil(timeout: .seconds(60)) { logEntries(setup.server.log.text, message: "agent connected").count == 2 }, "\(restarted.log.text)")
+        #expect(logEntries(restarted.log.text, message: "enrolment failed; retrying").isEmpty, "no second enrolment")
+        #expect(restarted.terminate() == 0)
+
+        // The server's own certificate replaced on disk: the next TLS client sees the new one.
+        let authority = try CertificateDirectory(path: setup.certs).authority()
+        let replacement = try authority.issue(.server(names: ["localhost", "127.0.0.1"]))
+        try replacement.privateKeyPEM.write(toFile: setup.certs + "/server.key.tmp", atomically: false, encoding: .utf8)
+        try replacement.certificatePEM.write(toFile: setup.certs + "/server.crt.tmp", atomically: false, encoding: .utf8)
+        #expect(rename(setup.certs + "/server.key.tmp", setup.certs + "/server.key") == 0)
+        #expect(rename(setup.certs + "/server.crt.tmp", setup.certs + "/server.crt") == 0)
+        let expected = try CertificateSummary.read(pem: replacement.certificatePEM)[0].sha256Fingerprint
+        let agent2 = try setup.agent("cluster-1", token: token, name: "agent-r")
+        #expect(await waitUntil(timeout: .seconds(60)) { logEntries(setup.server.log.text, message: "agent connected").count == 3 }, "\(agent2.log.text)")
+        #expect(!logEntries(setup.server.log.text, message: "relay TLS certificates reloaded from disk").isEmpty)
+        let shown = try RelaySecurityTests.openssl(
+            ["s_client", "-connect", "127.0.0.1:\(setup.relayPort)", "-CAfile", setup.certs + "/ca.crt",
+             "-cert", folder + "/cluster-1.crt", "-key", folder + "/cluster-1.key", "-showcerts"], input: [], timeout: 20)
+        let served = shown.stdout.isEmpty ? "" : String(decoding: shown.stdout, as: UTF8.self)
+        let pem = served.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst().first.map { "-----BEGIN CERTIFICATE-----" + $0.components(separatedBy: "-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n" } ?? ""
+        #expect((try? CertificateSummary.read(pem: pem))?.first?.sha256Fingerprint == expected, "served:\n\(served.prefix(3000))")
+        #expect(agent2.terminate() == 0)
+    }
 }
+
 
 /// A file's permission bits.
 func permissionBits(_ path: String) -> Int {

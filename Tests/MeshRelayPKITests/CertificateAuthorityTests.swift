@@ -155,3 +155,44 @@ struct CertificateAuthorityTests {
         #expect(throws: PKIError.self) { try CertificateSummary.read(pem: "not pem") }
     }
 }
+
+/// Renewal requests: the current certificate vouches for a new key.
+@Suite("Renewal")
+struct RenewalTests {
+    @Test func aValidRenewalIsSignedAndEveryForgeryIsRefused() async throws {
+        let authority = try CertificateAuthority.create()
+        let other = try CertificateAuthority.create()
+        let now = Date()
+        let current = try authority.issue(.agent(cluster: "cluster-1"), days: 90, now: now)
+        let trusted = [authority.certificate]
+
+        let (request, newKey) = try RenewalRequest.make(cluster: "cluster-1", certificatePEM: current.certificatePEM, currentKeyPEM: current.privateKeyPEM)
+        let renewed = try await authority.signRenewal(request, trusted: trusted, days: 30, now: now)
+        #expect(renewed.serialNumber != current.certificate.serialNumber)
+        #expect(newKey.contains("PRIVATE KEY") && !newKey.contains(current.privateKeyPEM))
+        let summary = CertificateSummary(renewed, der: try PEMDocument(pemString: try renewed.serializeAsPEM().pemString).derBytes)
+        #expect(summary.role == .agent(cluster: "cluster-1"))
+
+        func refused(_ request: RenewalRequest, trusted: [Certificate] = trusted, at time: Date = now, _ expected: String) async {
+            do {
+                _ = try await authority.signRenewal(request, trusted: trusted, now: time)
+                Issue.record("accepted: \(expected)")
+            } catch {
+                #expect(error.message.contains(expected), "\(error.message)")
+            }
+        }
+        // Another cluster's name in the request.
+        var renamed = request
+        renamed.cluster = "cluster-2"
+        await refused(renamed, "is for cluster cluster-1, not cluster-2")
+        // Signed by some other key.
+        let stranger = try authority.issue(.agent(cluster: "cluster-1"), now: now)
+        let (foreign, _) = try RenewalRequest.make(cluster: "cluster-1", certificatePEM: current.certificatePEM, currentKeyPEM: stranger.privateKeyPEM)
+        await refused(foreign, "not signed by the current certificate's key")
+        // A certificate of another CA, and an expired one.
+        await refused(request, trusted: [other.certificate], "not valid now or not issued by a trusted CA")
+        await refused(request, at: now.addingTimeInterval(91 * 86400), "not valid now")
+        // During a CA rotation the bundle trusts both: a certificate of the old CA still renews.
+        #expect(try await authority.signRenewal(request, trusted: [other.certificate, authority.certificate], now: now).serialNumber != renewed.serialNumber)
+    }
+}
