@@ -12,6 +12,13 @@ struct RelayDrillTests {
     /// Scheduling slack allowed on top of 3 heartbeat intervals on this 2-core machine.
     static let slack: Duration = .seconds(3)
 
+    /// How long after `start` the first of `entries` was logged (its `ts`); a day when none is.
+    static func loggedAfter(_ start: Date, _ entries: [[String: Any]]) -> Duration {
+        let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        guard let text = entries.first?["ts"] as? String, let logged = try? Date(text, strategy: format) else { return .seconds(86400) }
+        return .milliseconds(Int64(logged.timeIntervalSince(start) * 1000))
+    }
+
     static func register(_ clusters: [String], on server: ServerProcess) async throws {
         let manifest = SeedManifests.stream(clusters.map { SeedManifests.cluster($0) } + [SeedManifests.google])
         let applied = try await runMeshrelay(["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile], stdin: manifest)
@@ -110,11 +117,12 @@ struct RelayDrillTests {
         #expect(await waitUntil { agent.heldNames() == ["google"] && server.log.text.contains("agent connected") }, "agent log:\n\(agent.log.text)")
 
         agent.stop()
-        let stopped = ContinuousClock.now
+        let stopped = Date()
         let detected = await waitUntil(timeout: .seconds(30)) {
             !logEntries(server.log.text, message: "relay session closing", fields: ["relay.code": "heartbeatTimeout"]).isEmpty
         }
-        let elapsed = ContinuousClock.now - stopped
+        // Measured by the server's own log timestamp, not by when this test's polling saw it.
+        let elapsed = Self.loggedAfter(stopped, logEntries(server.log.text, message: "relay session closing", fields: ["relay.code": "heartbeatTimeout"]))
         // Still stopped, so it cannot have come back yet: the status shows it disconnected.
         let shownDisconnected = await waitUntil { await clusterStatus(api: server.url, cluster: "cluster-1")?["connected"] as? Bool == false }
         agent.resume()
@@ -146,11 +154,11 @@ struct RelayDrillTests {
             serverA.resume()
             _ = serverA.terminate()
         }
-        let stopped = ContinuousClock.now
+        let stopped = Date()
         let detected = await waitUntil(timeout: .seconds(30)) {
             !logEntries(agent.log.text, message: "closing the connection", fields: ["relay.code": "heartbeatTimeout"]).isEmpty
         }
-        let elapsed = ContinuousClock.now - stopped
+        let elapsed = Self.loggedAfter(stopped, logEntries(agent.log.text, message: "closing the connection", fields: ["relay.code": "heartbeatTimeout"]))
         #expect(detected, "agent log:\n\(agent.log.text)")
         #expect(elapsed <= .seconds(3 * Self.heartbeat) + Self.slack, "detected after \(elapsed)")
         print("blackholed server detected by the agent after \(elapsed) (heartbeat \(Self.heartbeat) s)")
