@@ -66,6 +66,12 @@ struct ServerCommand: AsyncParsableCommand {
         help: "Enrol and renew agents (HTTPS, bootstrap tokens) on HOST:PORT, e.g. 0.0.0.0:9901; needs ca.key in --certs-dir. Off without it.")
     var enrollListen: ListenAddress?
 
+    @Option(name: .customLong("max-connections-per-source"), help: "Relay connections allowed from one source address (more are closed at once).")
+    var maxConnectionsPerSource = 256
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an API or enrolment connection may stay without a request before it is closed.")
+    var idleTimeout: Double = 60
+
     @Flag(name: .customLong("api-tls"), help: "Serve the HTTP API over TLS with --certs-dir's server certificate (clients: --api https://… --ca-file ca.crt).")
     var apiTLS = false
 
@@ -106,6 +112,8 @@ struct ServerCommand: AsyncParsableCommand {
         if !(0.05...3600).contains(handshakeTimeout) { throw ValidationError("--handshake-timeout must be between 0.05 and 3600 seconds") }
         if !(0...3600).contains(drainTimeout) { throw ValidationError("--drain-timeout must be between 0 and 3600 seconds") }
         if !(1...3650).contains(agentCertDays) { throw ValidationError("--agent-cert-days must be between 1 and 3650") }
+        if !(1...100_000).contains(maxConnectionsPerSource) { throw ValidationError("--max-connections-per-source must be between 1 and 100000") }
+        if !(0.1...86_400).contains(idleTimeout) { throw ValidationError("--idle-timeout must be between 0.1 and 86400 seconds") }
         if apiTLS && certsDir == nil { throw ValidationError("--api-tls needs --certs-dir DIR (server.crt, server.key)") }
         if enrollListen != nil {
             guard let certsDir else { throw ValidationError("--enroll-listen needs --certs-dir DIR with ca.crt, ca.key, server.crt, server.key") }
@@ -132,6 +140,8 @@ struct ServerCommand: AsyncParsableCommand {
         }
         configuration.agentCertificateDays = agentCertDays
         configuration.apiTLS = apiTLS
+        configuration.maximumConnectionsPerSource = maxConnectionsPerSource
+        configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         do {
             try await ManagementServer(configuration: configuration, logger: logger).run()
         } catch let error as ServerError {

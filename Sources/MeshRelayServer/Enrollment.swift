@@ -194,13 +194,13 @@ public struct Enrollment: Sendable {
 
     /// The enrolment listener: HTTPS with the server certificate, no client certificate.
     public static func application(
-        enrollment: Enrollment, host: String, port: Int, certificatesDirectory: String, logger: Logger,
+        enrollment: Enrollment, host: String, port: Int, certificatesDirectory: String, idleTimeout: Duration, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
         let tls = try RelayTLS.enrollmentServerConfiguration(certificatesDirectory: certificatesDirectory)
         return Application(
             router: enrollment.makeRouter(),
-            server: try .tls(.http1(), tlsConfiguration: tls),
+            server: try .tls(.http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))), tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "meshrelay-enroll"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

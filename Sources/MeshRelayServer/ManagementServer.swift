@@ -50,18 +50,19 @@ public struct ManagementServer: Sendable {
         ).makeRouter()
         let logger = self.logger
         let configuration = self.configuration
+        let http1: HTTPServerBuilder = .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout)))
         let apiServer: HTTPServerBuilder
         if configuration.apiTLS {
             guard let certificates = configuration.certificatesDirectory else {
                 throw ServerError(.configuration, "--api-tls needs --certs-dir DIR with server.crt and server.key")
             }
             do {
-                apiServer = try .tls(.http1(), tlsConfiguration: try RelayTLS.enrollmentServerConfiguration(certificatesDirectory: certificates))
+                apiServer = try .tls(http1, tlsConfiguration: try RelayTLS.enrollmentServerConfiguration(certificatesDirectory: certificates))
             } catch {
                 throw ServerError(.configuration, "cannot serve the API over TLS: \(error)")
             }
         } else {
-            apiServer = .http1()
+            apiServer = http1
         }
         let app = Application(
             router: router,
@@ -85,14 +86,13 @@ public struct ManagementServer: Sendable {
         )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: compaction)]
         if let certificates = configuration.certificatesDirectory {
-            let relay = RelayListener(
-                configuration: .init(
-                    host: configuration.relayHost, port: configuration.relayPort, certificatesDirectory: certificates, serverID: serverID,
-                    heartbeatInterval: configuration.heartbeatInterval, handshakeTimeout: configuration.handshakeTimeout,
-                    drainTimeout: configuration.drainTimeout
-                ),
-                hub: hub, logger: logger, onListening: onRelayListening
+            var relayConfiguration = RelayListenerConfiguration(
+                host: configuration.relayHost, port: configuration.relayPort, certificatesDirectory: certificates, serverID: serverID,
+                heartbeatInterval: configuration.heartbeatInterval, handshakeTimeout: configuration.handshakeTimeout,
+                drainTimeout: configuration.drainTimeout
             )
+            relayConfiguration.maximumConnectionsPerSource = configuration.maximumConnectionsPerSource
+            let relay = RelayListener(configuration: relayConfiguration, hub: hub, logger: logger, onListening: onRelayListening)
             // The hub before the relay: shutdown runs in reverse, so sessions drain first.
             services += [.init(service: hub), .init(service: relay)]
             let folder = CertificateDirectory(path: certificates)
@@ -104,7 +104,8 @@ public struct ManagementServer: Sendable {
                     throw ServerError(.configuration, "cannot load the CA for enrolment from \(certificates): \(error)")
                 }
                 let app = try Enrollment.application(
-                    enrollment: enrollment, host: configuration.enrollHost, port: enrollPort, certificatesDirectory: certificates, logger: logger,
+                    enrollment: enrollment, host: configuration.enrollHost, port: enrollPort, certificatesDirectory: certificates,
+                    idleTimeout: configuration.idleTimeout, logger: logger,
                     onListening: onEnrollListening
                 )
                 services.append(.init(service: app))

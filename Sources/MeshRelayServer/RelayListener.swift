@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Logging
 import MeshRelayProtocol
 import MeshRelayTransport
@@ -18,6 +19,9 @@ public struct RelayListenerConfiguration: Sendable {
     public var handshakeTimeout: Duration
     public var drainTimeout: Duration
     public var maximumFramePayloadBytes: Int
+    /// Open connections allowed from one source address (agents behind one NAT share it; a
+    /// flood from one address cannot take every descriptor).
+    public var maximumConnectionsPerSource: Int = 256
 
     public init(
         host: String, port: Int, certificatesDirectory: String, serverID: String,
@@ -65,12 +69,22 @@ public struct RelayListener: Service {
         let hub = self.hub
         let logger = self.logger
         let maximumPayload = configuration.maximumFramePayloadBytes
+        let perSource = SourceConnectionCounter(limit: configuration.maximumConnectionsPerSource)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let source = channel.remoteAddress?.ipAddress ?? "unknown"
+                guard perSource.open(source) else {
+                    logger.warning(
+                        "relay connection refused: too many connections from one source",
+                        metadata: ["relay.peer": "\(source)", "relay.limit": "\(perSource.limit)"]
+                    )
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in perSource.close(source) }
+                return channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
                     let snapshot = tls.current()
                     if snapshot.reloaded {
@@ -111,4 +125,28 @@ public struct RelayListener: Service {
 /// The version the server reports in WELCOME.
 enum MeshRelayServerVersion {
     static let current = "0.1.0"
+}
+
+/// Open connections per source address, bounded.
+final class SourceConnectionCounter: Sendable {
+    let limit: Int
+    private let counts = Mutex<[String: Int]>([:])
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts a new connection from `source`; false (not counted) when it already has `limit`.
+    func open(_ source: String) -> Bool {
+        counts.withLock { counts in
+            guard counts[source, default: 0] < limit else { return false }
+            counts[source, default: 0] += 1
+            return true
+        }
+    }
+
+    func close(_ source: String) {
+        counts.withLock { counts in
+            let left = counts[source, default: 1] - 1
+            counts[source] = left > 0 ? left : nil
+        }
+    }
 }

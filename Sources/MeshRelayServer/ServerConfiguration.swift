@@ -32,6 +32,10 @@ public struct ServerConfiguration: Sendable {
     /// nil. Needs `ca.key` in the certificate folder.
     public var enrollHost: String = "127.0.0.1"
     public var enrollPort: Int?
+    /// Relay connections allowed from one source address.
+    public var maximumConnectionsPerSource: Int = 256
+    /// An HTTP connection (API, enrolment) with no request for this long is closed.
+    public var idleTimeout: Duration = .seconds(60)
     /// Serve the HTTP API over TLS with the server certificate of ``certificatesDirectory``.
     public var apiTLS: Bool = false
     /// Validity of the certificates enrolment issues to agents.

@@ -140,4 +140,35 @@ struct RelaySecurityTests {
         let health = try await runMeshrelay(["status", "--api", setup.server.url])
         #expect(health.exitCode == 0)
     }
+
+    /// One source cannot hold more than `--max-connections-per-source` relay connections; an HTTP
+    /// connection that sends no request is closed after `--idle-timeout`.
+    @Test func connectionsPerSourceAreCappedAndIdleHTTPConnectionsClosed() async throws {
+        let base = try await CertifiedServer.start(
+            registered: ["cluster-1"], extraArguments: ["--max-connections-per-source", "2", "--idle-timeout", "1"])
+        defer { base.stop() }
+        let first = try #require(LoopbackConnection(port: base.relayPort))
+        let second = try #require(LoopbackConnection(port: base.relayPort))
+        let third = try #require(LoopbackConnection(port: base.relayPort))
+        third.read(timeout: 5)
+        #expect(third.closedByPeer, "the third connection from 127.0.0.1 is closed at once")
+        first.read(timeout: 0.5)
+        second.read(timeout: 0.5)
+        #expect(!first.closedByPeer && !second.closedByPeer, "the first two stay (until their handshake deadline)")
+        #expect(!logEntries(base.server.log.text, message: "relay connection refused: too many connections from one source").isEmpty)
+        withExtendedLifetime(first) {}
+        // One closed, one more is accepted.
+        _ = consume first
+        try await Task.sleep(for: .milliseconds(300))
+        let fourth = try #require(LoopbackConnection(port: base.relayPort))
+        fourth.read(timeout: 0.5)
+        #expect(!fourth.closedByPeer)
+        withExtendedLifetime(second) {}
+
+        // The API closes a connection that never sends a request.
+        let idle = try #require(LoopbackConnection(port: base.server.port))
+        let started = Date()
+        idle.read(timeout: 10)
+        #expect(idle.closedByPeer && Date().timeIntervalSince(started) < 8, "closed after \(Date().timeIntervalSince(started)) s")
+    }
 }
