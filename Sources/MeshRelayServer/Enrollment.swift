@@ -162,34 +162,35 @@ public struct Enrollment: Sendable {
     func makeRouter() -> Router<EnrollmentContext> {
         let router = Router(context: EnrollmentContext.self)
         router.post("/enroll") { request, context -> Response in
-            let buffer: ByteBuffer
-            do {
-                buffer = try await request.body.collect(upTo: 64 << 10)
-            } catch {
-                return try jsonResponse(["message": "the enrolment request is larger than 64 KiB"], status: .contentTooLarge)
+            try await Self.handle(request, context, as: Request.self, shape: "{\"cluster\": …, \"token\": …, \"csr\": PEM}") { parsed, peer in
+                await self.enroll(parsed, peer: peer)
             }
-            guard let parsed = try? JSONDecoder().decode(Request.self, from: Data(buffer.readableBytesView)) else {
-                return try jsonResponse(["message": "the body must be JSON {\"cluster\": …, \"token\": …, \"csr\": PEM}"], status: .badRequest)
-            }
-            let peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
-            let (status, body) = await self.enroll(parsed, peer: peer)
-            return try jsonResponse(body, status: status)
         }
         router.post("/renew") { request, context -> Response in
-            let buffer: ByteBuffer
-            do {
-                buffer = try await request.body.collect(upTo: 64 << 10)
-            } catch {
-                return try jsonResponse(["message": "the renewal request is larger than 64 KiB"], status: .contentTooLarge)
+            try await Self.handle(request, context, as: RenewalRequest.self, shape: "{\"cluster\", \"certificate\", \"csr\", \"signature\"}") { parsed, peer in
+                await self.renew(parsed, peer: peer)
             }
-            guard let parsed = try? JSONDecoder().decode(RenewalRequest.self, from: Data(buffer.readableBytesView)) else {
-                return try jsonResponse(["message": "the body must be JSON {\"cluster\", \"certificate\", \"csr\", \"signature\"}"], status: .badRequest)
-            }
-            let peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
-            let (status, body) = await self.renew(parsed, peer: peer)
-            return try jsonResponse(body, status: status)
         }
         return router
+    }
+
+    /// Reads a JSON body of at most 64 KiB as `T` and answers what `action` decides (413 or 400
+    /// for a body that is too large or not of that shape).
+    static func handle<T: Decodable>(
+        _ request: Hummingbird.Request, _ context: EnrollmentContext, as type: T.Type, shape: String,
+        _ action: (T, String) async -> (status: HTTPResponse.Status, body: [String: String])
+    ) async throws -> Response {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: 64 << 10)
+        } catch {
+            return try jsonResponse(["message": "the request body is larger than 64 KiB"], status: .contentTooLarge)
+        }
+        guard let parsed = try? JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) else {
+            return try jsonResponse(["message": "the body must be JSON \(shape)"], status: .badRequest)
+        }
+        let (status, body) = await action(parsed, context.remoteAddress.map { "\($0)" } ?? "unknown")
+        return try jsonResponse(body, status: status)
     }
 
     /// The enrolment listener: HTTPS with the server certificate, no client certificate.
