@@ -127,7 +127,6 @@ let package = Package(
                 "MeshRelayPKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -171,7 +170,7 @@ let package = Package(
         // it with -D FUZZING -sanitize=fuzzer.
         .executableTarget(
             name: "MeshRelayFuzz",
-            dependencies: ["MeshRelayProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["MeshRelayProtocol", "MeshRelayModel", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -211,7 +210,8 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshRelayModelTests",
-            dependencies: ["MeshRelayModel", "MeshRelayTesting"],
+            dependencies: ["MeshRelayModel", "MeshRelayTesting", "MeshRelayFuzz"],
+            exclude: ["FuzzCorpus"],
             swiftSettings: swiftSettings
         ),
         // Translation tables, golden files (Golden/, MESHRELAY_UPDATE_GOLDEN=1 rewrites them) and
@@ -233,6 +233,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            exclude: ["FuzzCorpus"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
-public import Hummingbird
-import HummingbirdTLS
+import Hummingbird
 public import Logging
 import MeshRelayModel
 public import MeshRelayPKI
@@ -193,15 +192,15 @@ public struct Enrollment: Sendable {
         return try jsonResponse(body, status: status)
     }
 
-    /// The enrolment listener: HTTPS with the server certificate, no client certificate.
-    public static func application(
-        enrollment: Enrollment, host: String, port: Int, certificatesDirectory: String, idleTimeout: Duration, logger: Logger,
+    /// The enrolment listener: HTTPS with the server certificate (reloaded when it changes), no
+    /// client certificate, the listener limits.
+    static func application(
+        enrollment: Enrollment, host: String, port: Int, certificatesDirectory: String, limits: HTTPListenerLimits, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
-        let tls = try RelayTLS.enrollmentServerConfiguration(certificatesDirectory: certificatesDirectory)
-        return Application(
+        Application(
             router: enrollment.makeRouter(),
-            server: try .tls(.http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))), tlsConfiguration: tls),
+            server: try .guarded(tlsCertificatesDirectory: certificatesDirectory, limits: limits, listener: "enrolment", logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: "meshrelay-enroll"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

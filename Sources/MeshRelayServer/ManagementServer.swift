@@ -2,7 +2,6 @@ import Foundation
 import MeshRelayPKI
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import MeshRelayTransport
 public import Logging
 import MeshRelayStore
@@ -50,19 +49,22 @@ public struct ManagementServer: Sendable {
         ).makeRouter()
         let logger = self.logger
         let configuration = self.configuration
-        let http1: HTTPServerBuilder = .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout)))
+        let limits = HTTPListenerLimits(
+            handshakeTimeout: configuration.handshakeTimeout, maximumConnectionsPerSource: configuration.maximumConnectionsPerSource,
+            idleTimeout: configuration.idleTimeout
+        )
         let apiServer: HTTPServerBuilder
         if configuration.apiTLS {
             guard let certificates = configuration.certificatesDirectory else {
                 throw ServerError(.configuration, "--api-tls needs --certs-dir DIR with server.crt and server.key")
             }
             do {
-                apiServer = try .tls(http1, tlsConfiguration: try RelayTLS.enrollmentServerConfiguration(certificatesDirectory: certificates))
+                apiServer = try .guarded(tlsCertificatesDirectory: certificates, limits: limits, listener: "api", logger: logger)
             } catch {
                 throw ServerError(.configuration, "cannot serve the API over TLS: \(error)")
             }
         } else {
-            apiServer = http1
+            apiServer = try .guarded(tlsCertificatesDirectory: nil, limits: limits, listener: "api", logger: logger)
         }
         let app = Application(
             router: router,
@@ -105,7 +107,7 @@ public struct ManagementServer: Sendable {
                 }
                 let app = try Enrollment.application(
                     enrollment: enrollment, host: configuration.enrollHost, port: enrollPort, certificatesDirectory: certificates,
-                    idleTimeout: configuration.idleTimeout, logger: logger,
+                    limits: limits, logger: logger,
                     onListening: onEnrollListening
                 )
                 services.append(.init(service: app))

@@ -1,4 +1,5 @@
 import Foundation
+import MeshRelayPKI
 import MeshRelayTesting
 import Testing
 
@@ -41,5 +42,74 @@ struct APITLSTests {
             ["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-CAfile", certs + "/ca.crt"]
         )
         #expect(old.status != 0 && old.stderr.contains("alert protocol version"), "\(old.stderr)")
+    }
+}
+
+/// The HTTPS listeners (API with `--api-tls`, enrolment) hold the relay listener's limits:
+/// connections per source, a TLS handshake deadline, the server certificate reloaded from disk.
+@Suite("HTTPS listener limits", .serialized)
+struct HTTPSListenerLimitTests {
+    /// The certificate an openssl client is served on `port`, as its SHA-256 fingerprint.
+    static func servedFingerprint(port: Int, caFile: String) throws -> String? {
+        let shown = try RelaySecurityTests.openssl(["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", caFile, "-showcerts"], timeout: 20)
+        let served = String(decoding: shown.stdout, as: UTF8.self)
+        guard let body = served.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst().first else { return nil }
+        let pem = "-----BEGIN CERTIFICATE-----" + body.components(separatedBy: "-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+        return try? CertificateSummary.read(pem: pem).first?.sha256Fingerprint
+    }
+
+    @Test func theAPIAndEnrolmentListenersCapSourcesCutSlowHandshakesAndReloadTheirCertificate() async throws {
+        let enrollPort = try freePort()
+        let base = try await CertifiedServer.start(
+            registered: ["cluster-1"],
+            extraArguments: [
+                "--api-tls", "--enroll-listen", "127.0.0.1:\(enrollPort)", "--max-connections-per-source", "2", "--handshake-timeout", "4",
+                "--idle-timeout", "120",
+            ]
+        )
+        defer { base.stop() }
+        let caFile = base.certs + "/ca.crt"
+        for (name, port) in [("api", base.server.port), ("enrolment", enrollPort)] {
+            // Three connections that never start TLS: one is refused at once (which one depends on
+            // the event loops), the other two are cut at the handshake deadline.
+            let opened = Date()
+            let connections = try (0..<3).map { _ in try #require(LoopbackConnection(port: port)) }
+            // Read in turn for 1.5 s in all, well inside the 4 s deadline.
+            for connection in connections { connection.read(timeout: 0.5) }
+            #expect(connections.filter(\.closedByPeer).count == 1, "\(name): \(connections.filter(\.closedByPeer).count) of 3 closed at once")
+            // One of the two left dribbles a TLS record header a byte at a time: still cut.
+            let dribbling = try #require(connections.first { !$0.closedByPeer })
+            for byte in [0x16, 0x03, 0x01, 0x00] where !dribbling.closedByPeer {
+                dribbling.send(String(UnicodeScalar(UInt8(byte))))
+                dribbling.read(timeout: 0.3)
+            }
+            for connection in connections { connection.read(timeout: 20) }
+            let elapsed = Date().timeIntervalSince(opened)
+            #expect(connections.allSatisfy(\.closedByPeer) && elapsed >= 3.5, "\(name): all closed after \(elapsed) s")
+            #expect(!logEntries(base.server.log.text, message: "\(name) connection refused: too many connections from one source").isEmpty)
+            #expect(
+                await waitUntil(timeout: .seconds(10)) {
+                    logEntries(base.server.log.text, message: "\(name) client did not complete TLS in time").count >= 2
+                }
+            )
+            // Slots freed: a real client is served.
+            #expect(try Self.servedFingerprint(port: port, caFile: caFile) != nil, "\(name) serves TLS after the refusals")
+        }
+
+        // The server certificate replaced on disk (renewed, same CA): both listeners serve the new
+        // one to the next client, without a restart.
+        let authority = try CertificateDirectory(path: base.certs).authority()
+        let replacement = try authority.issue(.server(names: ["localhost", "127.0.0.1"]))
+        try replacement.privateKeyPEM.write(toFile: base.certs + "/server.key.tmp", atomically: false, encoding: .utf8)
+        try replacement.certificatePEM.write(toFile: base.certs + "/server.crt.tmp", atomically: false, encoding: .utf8)
+        #expect(rename(base.certs + "/server.key.tmp", base.certs + "/server.key") == 0)
+        #expect(rename(base.certs + "/server.crt.tmp", base.certs + "/server.crt") == 0)
+        let expected = try CertificateSummary.read(pem: replacement.certificatePEM)[0].sha256Fingerprint
+        #expect(try Self.servedFingerprint(port: base.server.port, caFile: caFile) == expected)
+        #expect(try Self.servedFingerprint(port: enrollPort, caFile: caFile) == expected)
+        #expect(!logEntries(base.server.log.text, message: "api TLS certificate reloaded from disk").isEmpty)
+        #expect(!logEntries(base.server.log.text, message: "enrolment TLS certificate reloaded from disk").isEmpty)
+        let status = try await runMeshrelay(["status", "--api", "https://127.0.0.1:\(base.server.port)", "--ca-file", caFile])
+        #expect(status.exitCode == 0, "\(status.stderr)")
     }
 }

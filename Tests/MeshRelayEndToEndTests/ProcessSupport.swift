@@ -307,8 +307,9 @@ struct CertifiedServer {
         }
         let relayPort = try freePort()
         let server = try await ServerProcess(dataDirectory: directory + "/data", relayPort: relayPort, certificates: certs, extraArguments: extraArguments)
+        let api = extraArguments.contains("--api-tls") ? ["--api", "https://127.0.0.1:\(server.port)", "--ca-file", certs + "/ca.crt"] : ["--api", server.url]
         let result = try await runMeshrelay(
-            ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile], stdin: SeedManifests.stream(registered.map { SeedManifests.cluster($0) })
+            ["apply", "-f", "-", "--token-file", server.tokenFile] + api, stdin: SeedManifests.stream(registered.map { SeedManifests.cluster($0) })
         )
         guard result.exitCode == 0 else { throw ProcessFailure("register: \(result.stderr)") }
         return CertifiedServer(directory: directory, certs: certs, relayPort: relayPort, server: server)
