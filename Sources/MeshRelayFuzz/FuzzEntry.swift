@@ -10,31 +10,60 @@ func LLVMFuzzerRunDriver(
 ) -> CInt
 #endif
 
-/// Built normally: replays inputs (files or directories of files) through the fuzz targets, how
-/// crash inputs stay regression tests. Built by scripts/fuzz.sh (`-D FUZZING`, coverage
+/// The two fuzz targets; `MESHRELAY_FUZZ_TARGET` picks one (`frames` when unset).
+enum FuzzTarget: String {
+    /// Relay frames, payloads and both session state machines (``FuzzTargets``).
+    case frames
+    /// Manifest text through the YAML parser, resource decoder, validator and YAML round trip
+    /// (``ManifestFuzzTarget``).
+    case manifests
+
+    static var selected: FuzzTarget {
+        ProcessInfo.processInfo.environment["MESHRELAY_FUZZ_TARGET"].flatMap(FuzzTarget.init(rawValue:)) ?? .frames
+    }
+
+    func run(_ bytes: [UInt8]) {
+        switch self {
+        case .frames: FuzzTargets.run(bytes)
+        case .manifests: ManifestFuzzTarget.run(bytes)
+        }
+    }
+}
+
+/// Built normally: replays inputs (files or directories of files) through the selected fuzz
+/// target, how crash inputs stay regression tests; `--write-manifest-seeds DIR` writes the guide's
+/// manifests as a starting corpus. Built by scripts/fuzz.sh (`-D FUZZING`, coverage
 /// instrumentation, libFuzzer without its own main): runs libFuzzer with the usual flags.
 @main
 struct FuzzMain {
+    /// Read once (a lazy static), not on each of libFuzzer's millions of calls.
+    static let target = FuzzTarget.selected
+
     static func main() throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "--write-manifest-seeds", arguments.count == 2 {
+            try ManifestFuzzTarget.writeSeeds(to: arguments[1])
+            return
+        }
         #if FUZZING
         var argc = CommandLine.argc
         var argv = CommandLine.unsafeArgv
         let status = LLVMFuzzerRunDriver(&argc, &argv) { data, size in
             guard let data else { return 0 }
-            FuzzTargets.run(Array(UnsafeBufferPointer(start: data, count: size)))
+            FuzzMain.target.run(Array(UnsafeBufferPointer(start: data, count: size)))
             return 0
         }
         exit(status)
         #else
         var count = 0
-        for path in CommandLine.arguments.dropFirst() {
+        for path in arguments {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
             let files = isDirectory.boolValue
                 ? try FileManager.default.contentsOfDirectory(atPath: path).sorted().map { path + "/" + $0 }
                 : [path]
             for file in files {
-                FuzzTargets.run(Array(try Data(contentsOf: URL(fileURLWithPath: file))))
+                target.run(Array(try Data(contentsOf: URL(fileURLWithPath: file))))
                 count += 1
             }
         }
