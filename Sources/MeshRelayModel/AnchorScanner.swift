@@ -51,10 +51,15 @@ enum AnchorScanner {
         default:
             break
         }
-        // A tag token (`!tag`, `!!map`, `!<tag:…>`) directly before: look at the whole word.
+        // A tag token (`!tag`, `!!map`, `!<tag:…>`) directly before: look back through the word
+        // for its `!`. A quote or a brace is in no tag, so the word is not one: without this stop,
+        // compact JSON such as `{"name":"a!b","address":"1&2"}` (one long word) read as tagged.
         while cursor >= 0, !isBlank(scalars[cursor]), !isLineBreak(scalars[cursor]) {
-            if scalars[cursor] == "!" { return true }
-            cursor -= 1
+            switch scalars[cursor] {
+            case "!": return true
+            case "\"", "{", "}": return false
+            default: cursor -= 1
+            }
         }
         return false
     }
