@@ -210,18 +210,47 @@ struct StatusCommand: AsyncParsableCommand {
 
     enum StatusFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
 
+    @Flag(name: .shortAndLong, help: "Refresh in place until interrupted (table output).")
+    var watch = false
+
+    @Option(name: .customLong("interval"), help: "Seconds between refreshes with --watch.")
+    var interval: Double = 2
+
     @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if !(0.2...3600).contains(interval) { throw ValidationError("--interval must be between 0.2 and 3600 seconds") }
+        if watch && output == .json { throw ValidationError("--watch shows the table; use -o json without --watch for scripts") }
+    }
 
     func run() async throws {
         let api = try client.client()
+        guard watch else {
+            print(try await render(api))
+            return
+        }
+        let terminal = isatty(STDOUT_FILENO) == 1
+        while !Task.isCancelled {
+            let text: String
+            do {
+                text = try await render(api)
+            } catch {
+                text = "cannot read the status: \(error.message)"
+            }
+            // Home and clear on a terminal, so the table refreshes in place; a separator otherwise.
+            print((terminal ? "\u{1B}[H\u{1B}[2J" : "---\n") + "Every \(interval) s: meshrelay status    \(RFC3339.string(from: Date()))\n\n" + text)
+            try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+        }
+    }
+
+    private func render(_ api: APIClient) async throws(CLIError) -> String {
         let reply = try await api.send(.GET, "/api/v1/status")
         guard reply.status == 200 else { throw serverRefusal(reply) }
         switch output {
         case .json:
-            print(JSONIndenter.indent(reply.body))
+            return JSONIndenter.indent(reply.body)
         case .table:
-            let report = try decode(StatusReport.self, from: reply)
-            print(StatusTable.render(report))
+            return StatusTable.render(try decode(StatusReport.self, from: reply), now: Date())
         }
     }
 }

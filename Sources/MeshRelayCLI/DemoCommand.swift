@@ -367,7 +367,7 @@ final class DemoRun: @unchecked Sendable {
         }
         let logs = agents.values.map { "\($0.name):\n\($0.logTail())" }.joined(separator: "\n")
         throw CLIError.refused(
-            "meshrelay demo: \(what) did not happen within \(Int(timeout)) s; last status:\n\(last.map(StatusTable.render) ?? "none")\n\(logs)"
+            "meshrelay demo: \(what) did not happen within \(Int(timeout)) s; last status:\n\(last.map { StatusTable.render($0) } ?? "none")\n\(logs)"
         )
     }
 

@@ -13,7 +13,7 @@ public struct MeshRelayCommand: AsyncParsableCommand {
             """,
         version: MeshRelayVersion.current,
         subcommands: [
-            ServerCommand.self, AgentCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, DescribeCommand.self, StatusCommand.self, EnvoyBootstrapCommand.self, CertsCommand.self, TokenCommand.self, DemoCommand.self,
+            ServerCommand.self, AgentCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, DescribeCommand.self, StatusCommand.self, CheckCommand.self, EnvoyBootstrapCommand.self, CertsCommand.self, TokenCommand.self, DemoCommand.self,
         ]
     )
 

@@ -95,20 +95,22 @@ enum ResourceDescription {
     }
 }
 
-/// `status` text: clusters, then resources that are not fully applied.
+/// `status` text: clusters, then resources that are not fully applied, then certificates that
+/// expire soon.
 enum StatusTable {
-    static func render(_ report: StatusReport) -> String {
+    static func render(_ report: StatusReport, now: Date = Date()) -> String {
         var lines = ["Revision: \(report.revision)   (change log kept from revision \(report.compactedRevision))", ""]
         if report.clusters.isEmpty {
             lines.append("Clusters: none registered (apply a KubernetesCluster per workload cluster)")
         } else {
             lines.append(
                 renderTable(
-                    ["CLUSTER", "REGISTERED", "CONNECTED", "POLICY", "APPLIED REVISION", "LAG", "LAST SEEN", "AGENT"],
+                    ["CLUSTER", "REGISTERED", "CONNECTED", "POLICY", "APPLIED REVISION", "LAG", "LAST SEEN", "AGENT", "CERTIFICATE"],
                     report.clusters.map {
                         [
                             $0.name, $0.registered ? "yes" : "no", $0.connected ? "yes" : "no", $0.outboundPolicy ?? "-",
                             String($0.appliedRevision), String($0.lag), $0.lastSeen ?? "never", $0.agentVersion ?? "-",
+                            $0.certificateExpires.flatMap(RFC3339.date(from:)).map { daysLeft(until: $0, now: now) } ?? "-",
                         ]
                     }
                 )
@@ -126,6 +128,17 @@ enum StatusTable {
                 )
             )
         }
+        let soon = report.certificates.filter { $0.daysLeft < 30 }
+        if !soon.isEmpty {
+            lines.append("")
+            lines.append("Server certificates expiring within 30 days:")
+            lines.append(renderTable(["FILE", "SUBJECT", "NOT AFTER", "DAYS LEFT"], soon.map { [$0.file, $0.subject, $0.notAfter, String($0.daysLeft)] }))
+        }
         return lines.joined(separator: "\n")
+    }
+
+    private static func daysLeft(until date: Date, now: Date) -> String {
+        let days = Int((date.timeIntervalSince(now) / 86400).rounded(.down))
+        return days < 0 ? "EXPIRED" : "\(days)d left"
     }
 }

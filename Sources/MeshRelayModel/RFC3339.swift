@@ -6,6 +6,11 @@ public enum RFC3339 {
     public static func string(from date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle())
     }
+
+    /// The date of `2026-11-30T14:22:11Z` (what ``string(from:)`` writes); nil for anything else.
+    public static func date(from text: String) -> Date? {
+        try? Date.ISO8601FormatStyle().parse(text)
+    }
 }
 
 /// kubectl-style ages: `45s`, `12m`, `3h`, `5d`.

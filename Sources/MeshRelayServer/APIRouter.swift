@@ -16,6 +16,8 @@ public struct APIRouter: Sendable {
     let logger: Logger
     let onChange: @Sendable (Int64) -> Void
     let validation = ValidationCache()
+    /// What the status report takes from outside the store.
+    public var live = LiveStatus()
 
     /// - Parameters:
     ///   - store: Where resources live.
@@ -55,7 +57,8 @@ public struct APIRouter: Sendable {
             }
         }
         router.get("/metrics") { _, _ -> Response in
-            Response(
+            await refreshLagGauges()
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: metricsText()))
             )
@@ -332,7 +335,21 @@ public struct APIRouter: Sendable {
         let resources = try await timed("list") { try await store.list(kind: nil, namespace: nil) }
         let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
         let compacted = try await timed("status") { try await store.compactedRevision() }
-        return try jsonResponse(context.report(resources: resources, compactedRevision: compacted, now: Date()))
+        let now = Date()
+        return try jsonResponse(
+            context.report(
+                resources: resources, compactedRevision: compacted, now: now, certificates: live.certificates(now: now),
+                agentCertificates: live.agentCertificates()
+            )
+        )
+    }
+
+    /// `meshrelay_cluster_lag_revisions{cluster}`, computed at scrape time from the store.
+    private func refreshLagGauges() async {
+        guard let context = try? await StatusContext.load(from: store, validation: validation) else { return }
+        for cluster in Set(context.registeredClusters).union(context.clusterRecords.keys) {
+            metrics.clusterLag(cluster: cluster, revisions: max(0, context.revision - (context.clusterRecords[cluster]?.appliedRevision ?? 0)))
+        }
     }
 }
 

@@ -43,10 +43,12 @@ public struct ManagementServer: Sendable {
 
         let serverID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
         let hub = RelayHub(store: store, serverID: serverID, logger: logger, metrics: metrics)
-        let router = APIRouter(
+        var api = APIRouter(
             store: store, token: token, metrics: metrics, metricsText: { registry.emitToString() },
             maximumBodyBytes: configuration.maximumRequestBodyBytes, logger: logger, onChange: { revision in hub.storeChanged(revision: revision) }
-        ).makeRouter()
+        )
+        api.live = LiveStatus(certificatesDirectory: configuration.certificatesDirectory, agentCertificates: { hub.agentCertificates() })
+        let router = api.makeRouter()
         let logger = self.logger
         let configuration = self.configuration
         let limits = HTTPListenerLimits(

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import Logging
 import MeshRelayModel
 import MeshRelayProtocol
@@ -17,6 +17,8 @@ import Synchronization
 public final class RelayHub: Service, Sendable {
     struct Session {
         let cluster: String
+        /// When the session's client certificate expires.
+        let certificateNotAfter: Date?
         let push: @Sendable (ClusterView) -> Void
         let drain: @Sendable () -> Void
     }
@@ -151,10 +153,12 @@ public final class RelayHub: Service, Sendable {
     /// Adds an established session, which from now on receives every view pushed, and hands it
     /// the current view at once: a write that committed while the session looked its cluster up
     /// was pushed before the session was here, and must not wait for the next write.
-    func register(cluster: String, push: @escaping @Sendable (ClusterView) -> Void, drain: @escaping @Sendable () -> Void) -> UInt64 {
+    func register(
+        cluster: String, certificateNotAfter: Date? = nil, push: @escaping @Sendable (ClusterView) -> Void, drain: @escaping @Sendable () -> Void
+    ) -> UInt64 {
         let (id, current) = state.withLock { state -> (UInt64, ClusterView?) in
             state.nextID += 1
-            state.sessions[state.nextID] = Session(cluster: cluster, push: push, drain: drain)
+            state.sessions[state.nextID] = Session(cluster: cluster, certificateNotAfter: certificateNotAfter, push: push, drain: drain)
             recordConnectedGauge(for: cluster, in: state)
             return (state.nextID, state.views.map { $0.view(for: cluster) ?? ClusterView(revision: $0.revision, resources: [:]) })
         }
@@ -163,6 +167,19 @@ public final class RelayHub: Service, Sendable {
         // not newer than the one it has.
         if let current { push(current) }
         return id
+    }
+
+    /// For each cluster with a session here, when the soonest-expiring client certificate of its
+    /// sessions expires.
+    public func agentCertificates() -> [String: Date] {
+        state.withLock { state in
+            var soonest: [String: Date] = [:]
+            for session in state.sessions.values {
+                guard let notAfter = session.certificateNotAfter else { continue }
+                soonest[session.cluster] = min(soonest[session.cluster] ?? notAfter, notAfter)
+            }
+            return soonest
+        }
     }
 
     func unregister(_ id: UInt64) {

@@ -6,6 +6,7 @@ import MeshRelayTransport
 import NIOCore
 import NIOSSL
 import NIOTLS
+import X509
 
 /// Runs one agent session on its channel: takes the cluster identity from the verified client
 /// certificate once TLS completes, then feeds frames, timers and writability into a
@@ -23,6 +24,8 @@ final class RelaySessionHandler: ChannelInboundHandler {
     private var registration: UInt64?
     private var statusWrites: AsyncStream<RelayHub.StatusWrite>.Continuation?
     private var lastWrite: EventLoopFuture<Void>?
+    /// When the client certificate expires (status, `meshrelay check`).
+    private var certificateNotAfter: Date?
 
     init(hub: RelayHub, configuration: ServerSessionStateMachine.Configuration, logger: Logger) {
         self.hub = hub
@@ -49,7 +52,9 @@ final class RelaySessionHandler: ChannelInboundHandler {
                 guard let certificate = try context.pipeline.syncOperations.nioSSL_peerCertificate() else {
                     throw TransportError(.noIdentity, "the client presented no certificate")
                 }
-                let cluster = try ClusterIdentity.cluster(fromDER: certificate.toDERBytes())
+                let der = try certificate.toDERBytes()
+                let cluster = try ClusterIdentity.cluster(fromDER: der)
+                certificateNotAfter = (try? Certificate(derEncoded: der))?.notValidAfter
                 logger[metadataKey: "agent.cluster"] = "\(cluster)"
                 machine = ServerSessionStateMachine(configuration: configuration, identity: cluster, now: .now)
                 armTimer(context: context)
@@ -204,7 +209,7 @@ final class RelaySessionHandler: ChannelInboundHandler {
         let eventLoop = context.eventLoop
         let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
         registration = hub.register(
-            cluster: cluster,
+            cluster: cluster, certificateNotAfter: certificateNotAfter,
             push: { view in
                 eventLoop.execute {
                     let (handler, context) = loopBound.value

@@ -49,6 +49,10 @@ public struct ServerMetrics: Sendable {
         Counter(label: "meshrelay_nacks_total", dimensions: [("cluster", cluster)], factory: factory).increment(by: count)
     }
 
+    func clusterLag(cluster: String, revisions: Int64) {
+        Gauge(label: "meshrelay_cluster_lag_revisions", dimensions: [("cluster", cluster)], factory: factory).record(revisions)
+    }
+
     /// Time from a revision's commit to a cluster's agent holding it.
     func convergence(cluster: String, seconds: Duration) {
         Timer(label: "meshrelay_convergence_seconds", dimensions: [("cluster", cluster)], factory: factory).record(duration: seconds)

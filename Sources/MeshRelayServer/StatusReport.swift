@@ -29,6 +29,25 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var lastSeen: String?
         public var agentVersion: String?
         public var outboundPolicy: String?
+        /// When the client certificate of the cluster's session expires (RFC 3339); nil when no
+        /// session of the cluster is held by the replica that answered.
+        public var certificateExpires: String? = nil
+    }
+
+    /// One of the server's own certificates (`ca.crt`, each CA of a bundle, and `server.crt`).
+    public struct CertificateEntry: Codable, Sendable, Hashable {
+        /// `ca.crt` or `server.crt`.
+        public var file: String
+        public var subject: String
+        public var notAfter: String
+        public var daysLeft: Int
+
+        public init(file: String, subject: String, notAfter: String, daysLeft: Int) {
+            self.file = file
+            self.subject = subject
+            self.notAfter = notAfter
+            self.daysLeft = daysLeft
+        }
     }
 
     public struct ResourceCluster: Codable, Sendable, Hashable {
@@ -37,6 +56,12 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var state: ClusterResourceState
         public var message: String
         public var observedGeneration: Int64?
+        /// Since when this state holds (RFC 3339): when the agent reported it, or for PENDING when
+        /// the generation it waits for was committed.
+        public var since: String? = nil
+        /// Seconds from the commit of the resource's current generation to the agent's report of
+        /// it (APPLIED, WARNING or FAILED).
+        public var appliedAfterSeconds: Double? = nil
     }
 
     public struct ResourceEntry: Codable, Sendable, Hashable {
@@ -47,6 +72,8 @@ public struct StatusReport: Codable, Sendable, Hashable {
         public var state: ResourceState
         public var message: String
         public var clusters: [ResourceCluster]
+        /// When the current generation was committed (RFC 3339).
+        public var updated: String? = nil
     }
 
     public var revision: Int64
@@ -54,6 +81,8 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public var generatedAt: String
     public var clusters: [Cluster]
     public var resources: [ResourceEntry]
+    /// The server's own certificates; empty without `--certs-dir`.
+    public var certificates: [CertificateEntry] = []
 }
 
 /// Everything needed to compute resources' states, gathered once and reused for every resource.
@@ -116,7 +145,13 @@ public struct StatusContext: Sendable {
         var clusters: [StatusReport.ResourceCluster] = []
         for cluster in targetClusters(of: key) {
             if let record = statusRecords[cluster]?[key], record.observedGeneration == stored.generation {
-                clusters.append(.init(name: cluster, state: record.state, message: record.message, observedGeneration: record.observedGeneration))
+                clusters.append(
+                    .init(
+                        name: cluster, state: record.state, message: record.message, observedGeneration: record.observedGeneration,
+                        since: RFC3339.string(from: record.updatedAt),
+                        appliedAfterSeconds: max(0, (record.updatedAt.timeIntervalSince(stored.updatedAt) * 1000).rounded() / 1000)
+                    )
+                )
             } else {
                 let observed = statusRecords[cluster]?[key]?.observedGeneration
                 let message: String
@@ -127,13 +162,16 @@ public struct StatusContext: Sendable {
                 } else {
                     message = "no agent has connected for this cluster yet"
                 }
-                clusters.append(.init(name: cluster, state: .pending, message: message, observedGeneration: observed))
+                clusters.append(
+                    .init(name: cluster, state: .pending, message: message, observedGeneration: observed, since: RFC3339.string(from: stored.updatedAt))
+                )
             }
         }
         let (state, message) = summarize(stored: stored, clusters: clusters)
         return .init(
             kind: key.kind.rawValue, namespace: key.namespace, name: key.name,
-            generation: stored.generation, state: state, message: message, clusters: clusters
+            generation: stored.generation, state: state, message: message, clusters: clusters,
+            updated: RFC3339.string(from: stored.updatedAt)
         )
     }
 
@@ -176,7 +214,13 @@ public struct StatusContext: Sendable {
     }
 
     /// The whole report.
-    public func report(resources: [StoredResource], compactedRevision: Int64, now: Date) -> StatusReport {
+    /// - Parameters:
+    ///   - certificates: The server's own certificates.
+    ///   - agentCertificates: When the client certificate of each cluster's live session expires.
+    public func report(
+        resources: [StoredResource], compactedRevision: Int64, now: Date, certificates: [StatusReport.CertificateEntry] = [],
+        agentCertificates: [String: Date] = [:]
+    ) -> StatusReport {
         var names = Set(registeredClusters)
         names.formUnion(clusterRecords.keys)
         let registered = Set(registeredClusters)
@@ -187,12 +231,12 @@ public struct StatusContext: Sendable {
                 name: name, registered: registered.contains(name), connected: record?.connected ?? false,
                 appliedRevision: applied, lag: max(0, revision - applied),
                 lastSeen: record?.lastSeen.map(RFC3339.string(from:)), agentVersion: record?.agentVersion,
-                outboundPolicy: record?.outboundPolicy
+                outboundPolicy: record?.outboundPolicy, certificateExpires: agentCertificates[name].map(RFC3339.string(from:))
             )
         }
         return StatusReport(
             revision: revision, compactedRevision: compactedRevision, generatedAt: RFC3339.string(from: now),
-            clusters: clusters, resources: resources.map(entry(for:))
+            clusters: clusters, resources: resources.map(entry(for:)), certificates: certificates
         )
     }
 }
