@@ -47,6 +47,12 @@ public struct APIRouter: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: AccessMiddleware(token: token, metrics: metrics, logger: logger))
 
+        router.get("/") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: StatusPage.html))
+            )
+        }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             do {

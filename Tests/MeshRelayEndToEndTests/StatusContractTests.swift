@@ -1,0 +1,67 @@
+import Foundation
+import MeshRelayTesting
+import Testing
+
+/// `status -o json` and `check -o json` against the committed JSON Schemas (docs/status.schema.json,
+/// docs/check.schema.json), validated by Python's jsonschema (an outside validator).
+@Suite("Status JSON contract", .serialized)
+struct StatusContractTests {
+    static let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("docs")
+
+    /// nil when `document` is valid against the schema, else the validator's message.
+    static func violation(of document: String, schema: String, directory: String) throws -> String? {
+        let file = directory + "/document-\(UUID().uuidString).json"
+        try document.write(toFile: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import json, sys, jsonschema; jsonschema.Draft202012Validator(json.load(open(sys.argv[2]))).validate(json.load(open(sys.argv[1])))",
+            file, docs.appendingPathComponent(schema).path,
+        ]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return process.terminationStatus == 0 ? nil : String(text.suffix(1500))
+    }
+
+    @Test func statusAndCheckOutputMatchTheirSchemas() async throws {
+        let base = try await CertifiedServer.start(issued: ["cluster-1"], registered: ["cluster-1", "cluster-2"])
+        defer { base.stop() }
+        let server = base.server
+        let applied = try await runMeshrelay(
+            ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile],
+            stdin: SeedManifests.stream([SeedManifests.google, SeedManifests.googleWildcard])
+        )
+        #expect(applied.exitCode == 0, "\(applied.stderr)")
+        let agent = try AgentProcess(
+            cluster: "cluster-1", servers: ["127.0.0.1:\(base.relayPort)"], certificates: base.certs, stateDirectory: base.directory + "/agent-1"
+        )
+        defer { _ = agent.terminate() }
+        // Every optional field present somewhere: a connected cluster with a certificate and an
+        // applied resource, a cluster never seen, PENDING entries, the server's certificates.
+        var status = ""
+        #expect(
+            await waitUntil(timeout: .seconds(60)) {
+                status = (try? await runMeshrelay(["status", "-o", "json", "--api", server.url]))?.stdout ?? ""
+                return status.contains("\"appliedAfterSeconds\"") && status.contains("\"certificateExpires\"")
+            },
+            "\(status)\n\(agent.log.text)"
+        )
+        #expect(try Self.violation(of: status, schema: "status.schema.json", directory: base.directory) == nil)
+        let check = try await runMeshrelay(["check", "-o", "json", "--api", server.url])
+        #expect(check.exitCode == 1, "cluster-2 has no agent")
+        #expect(try Self.violation(of: check.stdout, schema: "check.schema.json", directory: base.directory) == nil)
+
+        // The validator does refuse what breaks the contract.
+        let broken = status.replacingOccurrences(of: "\"revision\"", with: "\"revisionNumber\"")
+        #expect(try Self.violation(of: broken, schema: "status.schema.json", directory: base.directory)?.contains("revision") == true)
+        let retyped = status.replacingOccurrences(of: "\"connected\": true", with: "\"connected\": \"yes\"")
+        #expect(retyped != status)
+        #expect(try Self.violation(of: retyped, schema: "status.schema.json", directory: base.directory) != nil)
+    }
+}
