@@ -175,6 +175,17 @@ final class AgentSession: @unchecked Sendable {
         self.run(actions, connection: connection)
     }
 
+    /// The data plane's health changed: the machine tells the server (now if established,
+    /// otherwise in the next HELLO).
+    func dataPlaneChanged(_ health: DataPlaneHealth) {
+        self.eventLoop.assertInEventLoop()
+        let actions = self.machine.dataPlaneChanged(health)
+        guard let connection = self.current, !connection.ended else {
+            return
+        }
+        self.run(actions, connection: connection)
+    }
+
     private func applyCompleted(revision: Int64, results: [ResourceResult]) {
         self.eventLoop.assertInEventLoop()
         let actions = self.machine.applyCompleted(revision: revision, results: results, now: .now)

@@ -21,6 +21,10 @@ public protocol DataPlane: Sendable {
 
     /// Asks ``run()`` to stop and clean up.
     func stop()
+
+    /// Whether the data plane works now (the agent reports it to the server: `status`, `check`).
+    /// Bounded in time (a few seconds at most).
+    func health() async -> DataPlaneHealth
 }
 
 /// How a data plane took a configuration.

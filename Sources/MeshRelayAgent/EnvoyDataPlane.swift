@@ -88,6 +88,20 @@ public final class EnvoyDataPlane: DataPlane {
 
     // MARK: DataPlane
 
+    /// Healthy when Envoy runs (if supervised) and its admin `/ready` answers `LIVE`.
+    public func health() async -> DataPlaneHealth {
+        let address = "\(configuration.admin.host):\(configuration.admin.port)"
+        if let supervisor, !supervisor.isRunning {
+            return .unhealthy("Envoy is not running (restarted \(supervisor.restartCount) times; see the agent log)")
+        }
+        do {
+            let ready = try await admin.get("/ready", timeout: .seconds(5)).trimmingCharacters(in: .whitespacesAndNewlines)
+            return ready == "LIVE" ? .healthy("Envoy LIVE (admin \(address))") : .unhealthy("Envoy is \(ready) (admin \(address))")
+        } catch {
+            return .unhealthy("Envoy's admin \(address) does not answer: \(error.message)")
+        }
+    }
+
     public func restore(_ resources: [RelayResource], revision: Int64) async {
         await writing.run {
             do {

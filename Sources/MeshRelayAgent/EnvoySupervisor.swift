@@ -43,6 +43,9 @@ final class EnvoySupervisor: Sendable {
         }
     }
 
+    /// How many times Envoy was restarted after it exited.
+    var restartCount: Int { state.withLock { $0.restarts } }
+
     /// Whether Envoy is running now.
     var isRunning: Bool { state.withLock { $0.process?.isRunning ?? false } }
 

@@ -62,6 +62,11 @@ public final class IstioDataPlane: DataPlane {
 
     public func stop() {}
 
+    /// Files only: healthy while the agent runs (whoever applies them reports on its own).
+    public func health() async -> DataPlaneHealth {
+        .healthy("Istio ServiceEntries written to \(directory)")
+    }
+
     private func translate(_ resources: [RelayResource], revision: Int64) throws -> TranslationOutput {
         // The gateway does not matter for Istio output; the translator needs one.
         let gateway = GatewayConfiguration(configDirectory: "/", httpListener: SocketAddress(host: "127.0.0.1", port: 15001))
@@ -130,6 +135,17 @@ public struct DataPlanes: DataPlane {
 
     public func stop() {
         for plane in planes { plane.stop() }
+    }
+
+    /// The first unhealthy plane's report, else every plane's message.
+    public func health() async -> DataPlaneHealth {
+        var messages: [String] = []
+        for plane in planes {
+            let health = await plane.health()
+            if !health.isHealthy { return health }
+            if !health.message.isEmpty { messages.append(health.message) }
+        }
+        return .healthy(messages.joined(separator: "; "))
     }
 }
 

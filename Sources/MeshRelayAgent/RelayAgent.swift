@@ -147,6 +147,22 @@ public final class RelayAgent: Service, Sendable {
         let dataPlaneTask: Task<Void, Never>? = self.dataPlane.map { dataPlane in
             Task { await dataPlane.run() }
         }
+        // The data plane's health goes to the server in HELLO and HEARTBEATs; read every 2 s
+        // (the first time now), a change is sent at once. HEALTHY is reported at once, UNHEALTHY
+        // after two readings in a row: an Envoy still starting, or one slow answer on a loaded
+        // machine, is not an outage.
+        let healthTask = Task {
+            var previous: DataPlaneHealth?
+            var unhealthyReadings = 0
+            while !Task.isCancelled && !self.isStopRequested {
+                let health = await self.dataPlane?.health() ?? .none
+                unhealthyReadings = health.isHealthy ? 0 : unhealthyReadings + 1
+                if health.isHealthy || unhealthyReadings >= 2 {
+                    previous = await self.reportHealth(health, previous: previous)
+                }
+                try? await Task.sleep(for: Self.healthInterval)
+            }
+        }
         await withTaskCancellationOrGracefulShutdownHandler {
             var address = planner.currentAddress
             var rng = SystemRandomNumberGenerator()
@@ -170,9 +186,26 @@ public final class RelayAgent: Service, Sendable {
         } onCancelOrGracefulShutdown: {
             self.requestStop()
         }
+        healthTask.cancel()
         self.dataPlane?.stop()
         await dataPlaneTask?.value
         self.logger.info("relay agent stopped")
+    }
+
+    /// How often the data plane's health is read.
+    static let healthInterval: Duration = .seconds(2)
+
+    /// Hands a changed health reading to the session; returns what is reported now.
+    private func reportHealth(_ health: DataPlaneHealth, previous: DataPlaneHealth?) async -> DataPlaneHealth {
+        guard health != previous else { return health }
+        if let previous, previous.state != health.state {
+            self.logger.notice(
+                "data plane health changed", metadata: ["data_plane.state": "\(health.state)", "data_plane.message": "\(health.message)"]
+            )
+        }
+        let session = self.session
+        try? await self.session.eventLoop.submit { session.dataPlaneChanged(health) }.get()
+        return health
     }
 
     // MARK: Connecting

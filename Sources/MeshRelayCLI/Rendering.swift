@@ -105,11 +105,12 @@ enum StatusTable {
         } else {
             lines.append(
                 renderTable(
-                    ["CLUSTER", "REGISTERED", "CONNECTED", "POLICY", "APPLIED REVISION", "LAG", "LAST SEEN", "AGENT", "CERTIFICATE"],
+                    ["CLUSTER", "REGISTERED", "CONNECTED", "POLICY", "APPLIED REVISION", "LAG", "LAST SEEN", "AGENT", "DATA PLANE", "CERTIFICATE"],
                     report.clusters.map {
                         [
                             $0.name, $0.registered ? "yes" : "no", $0.connected ? "yes" : "no", $0.outboundPolicy ?? "-",
                             String($0.appliedRevision), String($0.lag), $0.lastSeen ?? "never", $0.agentVersion ?? "-",
+                            $0.dataPlane ?? "-",
                             $0.certificateExpires.flatMap(RFC3339.date(from:)).map { daysLeft(until: $0, now: now) } ?? "-",
                         ]
                     }
@@ -127,6 +128,11 @@ enum StatusTable {
                     notDone.map { [$0.kind, $0.namespace, $0.name, String($0.generation), $0.state.rawValue, $0.message] }
                 )
             )
+        }
+        let unhealthy = report.clusters.filter { $0.dataPlane == "UNHEALTHY" }
+        if !unhealthy.isEmpty {
+            lines.append("")
+            lines.append(renderTable(["CLUSTER", "DATA PLANE"], unhealthy.map { [$0.name, $0.dataPlaneMessage ?? "unhealthy"] }))
         }
         let soon = report.certificates.filter { $0.daysLeft < 30 }
         if !soon.isEmpty {

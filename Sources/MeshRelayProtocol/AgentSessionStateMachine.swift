@@ -97,6 +97,8 @@ public struct AgentSessionStateMachine: Sendable {
     public private(set) var warnings: [RelayResourceKey: String]
     /// The revision of the last update applied (0: never synchronised).
     public private(set) var appliedRevision: Int64
+    /// The data plane's health, sent in HELLO and in every HEARTBEAT (nil: not reported).
+    public private(set) var dataPlane: DataPlaneHealth?
 
     /// Creates the machine, typically with what the agent persisted before a restart.
     ///
@@ -133,8 +135,27 @@ public struct AgentSessionStateMachine: Sendable {
             agentVersion: self.configuration.agentVersion,
             appliedRevision: self.appliedRevision,
             held: self.heldResources,
-            outboundPolicy: self.configuration.outboundPolicy
+            outboundPolicy: self.configuration.outboundPolicy,
+            dataPlane: self.dataPlane
         )
+    }
+
+    /// The data plane's health changed (the agent watches it). Established, the machine tells the
+    /// server at once with an extra HEARTBEAT (the heartbeat schedule is unchanged); otherwise the
+    /// next HELLO carries it.
+    ///
+    /// - Returns: The HEARTBEAT to send, or nothing.
+    public mutating func dataPlaneChanged(_ health: DataPlaneHealth) -> [Action] {
+        guard health != self.dataPlane else {
+            return []
+        }
+        self.dataPlane = health
+        guard case .established(let welcome, var liveness) = self.state else {
+            return []
+        }
+        let sequence = liveness.nextSequence()
+        self.state = .established(welcome: welcome, liveness: liveness)
+        return [.send(.heartbeat(Heartbeat(sequence: sequence, dataPlane: health)))]
     }
 
     /// `true` while an ``Action/apply(_:)`` has not been completed.
@@ -311,7 +332,8 @@ public struct AgentSessionStateMachine: Sendable {
             }
             let heartbeat = liveness.heartbeatIfDue(now: now)
             self.state = .established(welcome: welcome, liveness: liveness)
-            return heartbeat.map { [.send(.heartbeat($0))] } ?? []
+            let dataPlane = self.dataPlane
+            return heartbeat.map { [.send(.heartbeat(Heartbeat(sequence: $0.sequence, dataPlane: dataPlane)))] } ?? []
         case .idle, .closing:
             return []
         }

@@ -30,6 +30,15 @@ extension Meshrelay_Relay_V1_Hello {
             return proto
         }
         self.outboundPolicy = hello.outboundPolicy
+        if let health = hello.dataPlane { self.dataPlane = Meshrelay_Relay_V1_DataPlaneHealth(health) }
+    }
+}
+
+extension Meshrelay_Relay_V1_DataPlaneHealth {
+    init(_ health: DataPlaneHealth) {
+        self.init()
+        self.state = health.state
+        self.message = health.message
     }
 }
 
@@ -105,6 +114,7 @@ extension Meshrelay_Relay_V1_Heartbeat {
     init(_ heartbeat: Heartbeat) {
         self.init()
         self.sequence = heartbeat.sequence
+        if let health = heartbeat.dataPlane { self.dataPlane = Meshrelay_Relay_V1_DataPlaneHealth(health) }
     }
 }
 
@@ -189,7 +199,8 @@ extension Hello {
             agentVersion: proto.agentVersion,
             appliedRevision: try rules.nonNegative(proto.appliedRevision, "applied_revision"),
             held: held,
-            outboundPolicy: proto.outboundPolicy
+            outboundPolicy: proto.outboundPolicy,
+            dataPlane: proto.hasDataPlane ? DataPlaneHealth(state: proto.dataPlane.state, message: proto.dataPlane.message) : nil
         )
     }
 }
@@ -279,7 +290,10 @@ extension Ack {
 
 extension Heartbeat {
     init(_ proto: Meshrelay_Relay_V1_Heartbeat) {
-        self.init(sequence: proto.sequence)
+        self.init(
+            sequence: proto.sequence,
+            dataPlane: proto.hasDataPlane ? DataPlaneHealth(state: proto.dataPlane.state, message: proto.dataPlane.message) : nil
+        )
     }
 }
 

@@ -116,15 +116,46 @@ public struct Hello: Sendable, Hashable {
     public var held: [HeldResource]
     /// `REGISTRY_ONLY` or `ALLOW_ANY`.
     public var outboundPolicy: String
+    /// The data plane's health when the session starts; nil = not reported.
+    public var dataPlane: DataPlaneHealth?
 
-    public init(protocolVersions: [UInt32], cluster: String, agentVersion: String, appliedRevision: Int64, held: [HeldResource], outboundPolicy: String) {
+    public init(
+        protocolVersions: [UInt32], cluster: String, agentVersion: String, appliedRevision: Int64, held: [HeldResource], outboundPolicy: String,
+        dataPlane: DataPlaneHealth? = nil
+    ) {
         self.protocolVersions = protocolVersions
         self.cluster = cluster
         self.agentVersion = agentVersion
         self.appliedRevision = appliedRevision
         self.held = held
         self.outboundPolicy = outboundPolicy
+        self.dataPlane = dataPlane
     }
+}
+
+/// An agent's data plane as the agent sees it: reported in HELLO and in HEARTBEATs, shown by
+/// `meshrelay status` and checked by `meshrelay check`.
+public struct DataPlaneHealth: Sendable, Hashable, Codable {
+    /// `HEALTHY`, `UNHEALTHY` or `NONE` (no data plane: the agent keeps the state file only).
+    /// Kept as text: a newer agent may report a state this server does not know, shown as is.
+    public var state: String
+    /// Why, when unhealthy; what runs, when healthy.
+    public var message: String
+
+    public init(state: String, message: String = "") {
+        self.state = state
+        self.message = message
+    }
+
+    public static let healthyState = "HEALTHY"
+    public static let unhealthyState = "UNHEALTHY"
+    public static let noneState = "NONE"
+
+    public static func healthy(_ message: String = "") -> DataPlaneHealth { DataPlaneHealth(state: healthyState, message: message) }
+    public static func unhealthy(_ message: String) -> DataPlaneHealth { DataPlaneHealth(state: unhealthyState, message: message) }
+    public static let none = DataPlaneHealth(state: noneState, message: "no data plane: the agent keeps its state file only")
+
+    public var isHealthy: Bool { state != Self.unhealthyState }
 }
 
 public struct Welcome: Sendable, Hashable {
@@ -294,9 +325,13 @@ public struct Ack: Sendable, Hashable {
 
 public struct Heartbeat: Sendable, Hashable {
     public var sequence: UInt64
+    /// Agent → server: the data plane's health (nil = not reported); the server ignores it from
+    /// nobody else and never sends it.
+    public var dataPlane: DataPlaneHealth?
 
-    public init(sequence: UInt64) {
+    public init(sequence: UInt64, dataPlane: DataPlaneHealth? = nil) {
         self.sequence = sequence
+        self.dataPlane = dataPlane
     }
 }
 

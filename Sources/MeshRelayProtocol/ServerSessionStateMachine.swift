@@ -99,6 +99,9 @@ public struct ServerSessionStateMachine: Sendable {
         /// versions it rejected), so the server may record `revision` as the cluster's applied
         /// revision.
         case synchronized(revision: Int64)
+        /// A HEARTBEAT reported the agent's data-plane health, different from what it reported
+        /// before (in HELLO or an earlier HEARTBEAT): record it for this session's cluster.
+        case recordDataPlane(DataPlaneHealth)
         /// Close the channel once the messages sent before are written. `code` and `message` say
         /// why, for logs and metrics; any GOODBYE or REFUSE owed to the agent was sent by a
         /// preceding ``send(_:)``.
@@ -127,6 +130,8 @@ public struct ServerSessionStateMachine: Sendable {
 
     private var state: State
     private var isWritable = true
+    /// The data-plane health the agent last reported (HELLO, then HEARTBEATs).
+    private var dataPlane: DataPlaneHealth?
 
     /// The latest desired view. Set by the lookup or by ``viewChanged(_:)`` (which may arrive
     /// during the lookup); only the newest revision is kept.
@@ -210,8 +215,12 @@ public struct ServerSessionStateMachine: Sendable {
             liveness.frameReceived(now: now)
             self.state = .established(liveness: liveness, drainDeadline: drainDeadline)
             switch message {
-            case .heartbeat:
-                return []
+            case .heartbeat(let heartbeat):
+                guard let health = heartbeat.dataPlane, health != self.dataPlane else {
+                    return []
+                }
+                self.dataPlane = health
+                return [.recordDataPlane(health)]
             case .ack(let ack):
                 return self.ackReceived(ack)
             case .goodbye(let goodbye):
@@ -472,6 +481,7 @@ public struct ServerSessionStateMachine: Sendable {
             heartbeatIntervalMilliseconds: max(1, self.configuration.heartbeatInterval.relayClampedMilliseconds),
             revision: current.revision
         )
+        self.dataPlane = hello.dataPlane
         var actions: [Action] = [.established(cluster: self.identity, hello: hello, protocolVersion: protocolVersion)]
         // What the agent already holds at the desired version is applied there, whatever this
         // server recorded: a server that died between an agent's ACK and its status write (or

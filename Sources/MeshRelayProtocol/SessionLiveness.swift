@@ -51,6 +51,12 @@ struct SessionLiveness: Sendable, Hashable {
         self.sequence &+= 1
         return Heartbeat(sequence: self.sequence)
     }
+
+    /// The sequence number of a heartbeat sent outside the schedule (which stays as it is).
+    mutating func nextSequence() -> UInt64 {
+        self.sequence &+= 1
+        return self.sequence
+    }
 }
 
 extension Duration {

@@ -207,7 +207,14 @@ public final class RelayHub: Service, Sendable {
         case connected(ClusterStatusRecord)
         case ack(cluster: String, revision: Int64, records: [ResourceStatusRecord])
         case synchronized(cluster: String, revision: Int64)
+        case dataPlane(DataPlaneHealth)
         case disconnected(cluster: String)
+    }
+
+    /// What the store keeps of a health report: at most 64 characters of state and 512 of message
+    /// (an agent controls both).
+    static func bounded(_ health: DataPlaneHealth) -> DataPlaneHealth {
+        DataPlaneHealth(state: String(health.state.prefix(64)), message: String(health.message.prefix(512)))
     }
 
     /// Applies a session's status writes in order (one task per session).
@@ -224,6 +231,15 @@ public final class RelayHub: Service, Sendable {
                 case .synchronized(_, let revision):
                     if var current = record {
                         current.appliedRevision = max(current.appliedRevision, revision)
+                        current.lastSeen = Date()
+                        current.updatedAt = Date()
+                        record = current
+                        try await store.saveClusterStatus(current)
+                    }
+                case .dataPlane(let health):
+                    if var current = record {
+                        current.dataPlaneState = health.state
+                        current.dataPlaneMessage = health.message
                         current.lastSeen = Date()
                         current.updatedAt = Date()
                         record = current

@@ -148,6 +148,14 @@ final class RelaySessionHandler: ChannelInboundHandler {
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
                     statusWrites?.yield(.ack(cluster: cluster, revision: revision, records: records))
                 }
+            case .recordDataPlane(let health):
+                if let cluster = machine?.identity {
+                    logger.info(
+                        "agent data plane health changed",
+                        metadata: ["agent.cluster": "\(cluster)", "data_plane.state": "\(health.state)", "data_plane.message": "\(health.message)"]
+                    )
+                    statusWrites?.yield(.dataPlane(RelayHub.bounded(health)))
+                }
             case .synchronized(let revision):
                 if let cluster = machine?.identity {
                     statusWrites?.yield(.synchronized(cluster: cluster, revision: revision))
@@ -202,7 +210,9 @@ final class RelaySessionHandler: ChannelInboundHandler {
             .connected(
                 ClusterStatusRecord(
                     cluster: cluster, connected: true, lastSeen: Date(), appliedRevision: hello.appliedRevision,
-                    agentVersion: hello.agentVersion, outboundPolicy: hello.outboundPolicy, server: hub.serverID, updatedAt: Date()
+                    agentVersion: hello.agentVersion, outboundPolicy: hello.outboundPolicy, server: hub.serverID, updatedAt: Date(),
+                    dataPlaneState: hello.dataPlane.map { RelayHub.bounded($0).state },
+                    dataPlaneMessage: hello.dataPlane.map { RelayHub.bounded($0).message }
                 )
             )
         )

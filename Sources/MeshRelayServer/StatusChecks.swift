@@ -1,5 +1,6 @@
 public import Foundation
 import MeshRelayModel
+import MeshRelayProtocol
 
 /// `meshrelay check`: each check passes or fails with the reason; pure, from the status report
 /// and the server's health and readiness answers.
@@ -54,6 +55,14 @@ public enum StatusChecks {
                 details: disconnected.map { cluster in
                     "\(cluster.name): " + (cluster.lastSeen.map { "disconnected since \($0)" } ?? "no agent has ever connected")
                 }
+            )
+        )
+
+        let unhealthy = registered.filter { $0.connected && $0.dataPlane == DataPlaneHealth.unhealthyState }
+        results.append(
+            Result(
+                name: "dataPlanes", title: "every connected agent reports a healthy data plane", passed: unhealthy.isEmpty,
+                details: unhealthy.map { "\($0.name): \($0.dataPlaneMessage ?? "unhealthy")" }
             )
         )
 

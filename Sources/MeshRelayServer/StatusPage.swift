@@ -35,7 +35,7 @@ enum StatusPage {
     <div id="meta">loading…</div>
     <div id="error"></div>
     <h2>Clusters</h2>
-    <table id="clusters"><thead><tr><th>cluster</th><th>connection</th><th>policy</th><th>applied revision</th><th>lag</th><th>last seen</th><th>agent</th><th>certificate</th></tr></thead><tbody></tbody></table>
+    <table id="clusters"><thead><tr><th>cluster</th><th>connection</th><th>policy</th><th>applied revision</th><th>lag</th><th>last seen</th><th>agent</th><th>data plane</th><th>certificate</th></tr></thead><tbody></tbody></table>
     <h2>Resources × clusters</h2>
     <p class="legend"><span style="background:var(--applied)">APPLIED</span><span style="background:var(--pending)">PENDING</span><span style="background:var(--warning)">WARNING</span><span style="background:var(--failed)">FAILED</span> — not selected: empty</p>
     <table id="matrix"><thead></thead><tbody></tbody></table>
@@ -59,6 +59,7 @@ enum StatusPage {
         connection.prepend(cell("span", "", { class: "dot " + (c.connected ? "up" : "down") }));
         row.append(connection, cell("td", c.outboundPolicy || "-"), cell("td", String(c.appliedRevision)),
           cell("td", String(c.lag)), cell("td", c.lastSeen || "never"), cell("td", c.agentVersion || "-"),
+          cell("td", c.dataPlane || "-", { title: c.dataPlaneMessage || "", "data-data-plane": c.dataPlane || "" }),
           cell("td", c.certificateExpires ? "until " + c.certificateExpires : "-"));
         clusters.append(row);
       }

@@ -32,6 +32,11 @@ public struct StatusReport: Codable, Sendable, Hashable {
         /// When the client certificate of the cluster's session expires (RFC 3339); nil when no
         /// session of the cluster is held by the replica that answered.
         public var certificateExpires: String? = nil
+        /// The agent's data plane as it last reported it (`HEALTHY`, `UNHEALTHY`, `NONE`); nil
+        /// when it never reported one.
+        public var dataPlane: String? = nil
+        /// Why, when unhealthy; what runs, when healthy.
+        public var dataPlaneMessage: String? = nil
     }
 
     /// One of the server's own certificates (`ca.crt`, each CA of a bundle, and `server.crt`).
@@ -231,7 +236,8 @@ public struct StatusContext: Sendable {
                 name: name, registered: registered.contains(name), connected: record?.connected ?? false,
                 appliedRevision: applied, lag: max(0, revision - applied),
                 lastSeen: record?.lastSeen.map(RFC3339.string(from:)), agentVersion: record?.agentVersion,
-                outboundPolicy: record?.outboundPolicy, certificateExpires: agentCertificates[name].map(RFC3339.string(from:))
+                outboundPolicy: record?.outboundPolicy, certificateExpires: agentCertificates[name].map(RFC3339.string(from:)),
+                dataPlane: record?.dataPlaneState, dataPlaneMessage: record?.dataPlaneMessage
             )
         }
         return StatusReport(

@@ -155,11 +155,18 @@ public struct ClusterStatusRecord: Sendable, Hashable {
     /// Which server replica holds the session (later: HA).
     public var server: String?
     public var updatedAt: Date
+    /// The agent's data plane: `HEALTHY`, `UNHEALTHY`, `NONE`; nil = not reported.
+    public var dataPlaneState: String?
+    /// Why, when unhealthy; what runs, when healthy.
+    public var dataPlaneMessage: String?
 
     public init(
         cluster: String, connected: Bool, lastSeen: Date? = nil, appliedRevision: Int64 = 0,
-        agentVersion: String? = nil, outboundPolicy: String? = nil, server: String? = nil, updatedAt: Date
+        agentVersion: String? = nil, outboundPolicy: String? = nil, server: String? = nil, updatedAt: Date,
+        dataPlaneState: String? = nil, dataPlaneMessage: String? = nil
     ) {
+        self.dataPlaneState = dataPlaneState
+        self.dataPlaneMessage = dataPlaneMessage
         self.cluster = cluster
         self.connected = connected
         self.lastSeen = lastSeen

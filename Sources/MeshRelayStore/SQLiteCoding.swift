@@ -115,7 +115,9 @@ enum SQLiteCoding {
                 agentVersion: try row.decode(String?.self, atIndex: 4),
                 outboundPolicy: try row.decode(String?.self, atIndex: 5),
                 server: try row.decode(String?.self, atIndex: 6),
-                updatedAt: date(try row.decode(Double.self, atIndex: 7))
+                updatedAt: date(try row.decode(Double.self, atIndex: 7)),
+                dataPlaneState: try row.decode(String?.self, atIndex: 8),
+                dataPlaneMessage: try row.decode(String?.self, atIndex: 9)
             )
         } catch {
             throw StoreError(.corrupt, "a cluster status row cannot be decoded: \(error); restore a backup")

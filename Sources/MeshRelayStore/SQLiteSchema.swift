@@ -15,6 +15,7 @@ enum SQLiteSchema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createV1)
         migrator.registerMigration("v2-bootstrap-tokens", migrate: createBootstrapTokens)
+        migrator.registerMigration("v3-data-plane-health", migrate: addDataPlaneHealth)
         return migrator
     }()
 
@@ -27,6 +28,16 @@ enum SQLiteSchema {
     }
 
     /// Agents' enrolment tokens: the SHA-256 of each (never the token), its cluster, expiry, use.
+    /// What the agent reports about its data plane (HELLO, HEARTBEAT); NULL = not reported.
+    private static func addDataPlaneHealth(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE cluster_status ADD COLUMN data_plane_state TEXT;
+                ALTER TABLE cluster_status ADD COLUMN data_plane_message TEXT;
+                """
+        )
+    }
+
     private static func createBootstrapTokens(_ db: Database) throws {
         try db.execute(
             sql: """

@@ -347,18 +347,20 @@ public final class SQLiteStore: ResourceStore {
                 try db.cachedStatement(
                     sql: """
                         INSERT INTO cluster_status
-                            (cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            (cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at,
+                             data_plane_state, data_plane_message)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (cluster) DO UPDATE SET
                             connected = excluded.connected, last_seen = excluded.last_seen,
                             applied_revision = excluded.applied_revision, agent_version = excluded.agent_version,
                             outbound_policy = excluded.outbound_policy, server = excluded.server,
-                            updated_at = excluded.updated_at
+                            updated_at = excluded.updated_at, data_plane_state = excluded.data_plane_state,
+                            data_plane_message = excluded.data_plane_message
                         """
                 ).execute(arguments: [
                     record.cluster, record.connected, record.lastSeen.map(SQLiteCoding.timestamp),
                     record.appliedRevision, record.agentVersion, record.outboundPolicy, record.server,
-                    SQLiteCoding.timestamp(record.updatedAt),
+                    SQLiteCoding.timestamp(record.updatedAt), record.dataPlaneState, record.dataPlaneMessage,
                 ])
             }
         }
@@ -371,7 +373,8 @@ public final class SQLiteStore: ResourceStore {
                 let rows = try Row.fetchCursor(
                     db.cachedStatement(
                         sql: """
-                            SELECT cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at
+                            SELECT cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at,
+                                data_plane_state, data_plane_message
                             FROM cluster_status ORDER BY cluster
                             """
                     )

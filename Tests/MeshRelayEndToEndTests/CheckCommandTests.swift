@@ -14,16 +14,17 @@ struct CheckCommandTests {
         var details: [String]
     }
 
+    /// One `check -o json` run (its exit code agrees with its `passed`), and the text output of a
+    /// run right after it (the same state, unless something changed in between).
     static func check(_ url: String) async throws -> Outcome {
-        let text = try await runMeshrelay(["check", "--api", url])
         let json = try await runMeshrelay(["check", "--api", url, "-o", "json"])
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any] ?? [:]
         let checks = object["checks"] as? [[String: Any]] ?? []
         let failed = checks.filter { $0["passed"] as? Bool == false }
-        #expect(json.exitCode == text.exitCode)
-        #expect((object["passed"] as? Bool) == failed.isEmpty)
+        #expect((object["passed"] as? Bool) == failed.isEmpty && (json.exitCode == 0) == failed.isEmpty, "\(json.stdout)")
+        let text = try await runMeshrelay(["check", "--api", url])
         return Outcome(
-            exitCode: text.exitCode, text: text.stdout + text.stderr, failed: failed.compactMap { $0["name"] as? String },
+            exitCode: json.exitCode, text: text.stdout + text.stderr, failed: failed.compactMap { $0["name"] as? String },
             details: failed.flatMap { $0["details"] as? [String] ?? [] }
         )
     }
@@ -37,6 +38,19 @@ struct CheckCommandTests {
             last = try await check(url)
         }
         return last
+    }
+
+    /// The processes whose parent is `pid` (from /proc).
+    static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { candidate in
+            guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
+                let afterName = stat.range(of: ") ", options: .backwards)
+            else { return false }
+            // "PID (comm) STATE PPID …": the parent is the second field after the name.
+            let fields = stat[afterName.upperBound...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid
+        }
     }
 
     @Test func checkPassesWhenAllIsWellAndOtherwiseNamesTheFault() async throws {
@@ -64,6 +78,19 @@ struct CheckCommandTests {
         let good = try await Self.waitForFailures([], url: server.url)
         #expect(good.exitCode == 0 && good.failed.isEmpty, "\(good.text)")
         #expect(good.text.contains("[ok]   every registered cluster has a connected agent (1/1)") && !good.text.contains("✓"), "\(good.text)")
+        let healthy = await clusterStatus(api: server.url, cluster: "cluster-1")
+        #expect(healthy?["dataPlane"] as? String == "HEALTHY" && (healthy?["dataPlaneMessage"] as? String ?? "").contains("Envoy LIVE"), "\(healthy ?? [:])")
+
+        // Envoy wedged (stopped, its admin silent): the data-plane check fails; resumed, it passes.
+        let envoys = Self.children(of: agent.process.processIdentifier)
+        #expect(envoys.count == 1, "the agent supervises one Envoy: \(envoys)")
+        for pid in envoys { kill(pid, SIGSTOP) }
+        let wedged = try await Self.waitForFailures(["dataPlanes"], url: server.url)
+        for pid in envoys { kill(pid, SIGCONT) }
+        #expect(wedged.exitCode == 1 && wedged.failed == ["dataPlanes"], "\(wedged.text)")
+        #expect(wedged.details.contains { $0.hasPrefix("cluster-1: Envoy's admin") && $0.contains("does not answer") }, "\(wedged.text)")
+        let resumed = try await Self.waitForFailures([], url: server.url)
+        #expect(resumed.exitCode == 0, "healthy again once Envoy runs: \(resumed.text)")
 
         // A wildcard host without endpoints: the warnings check fails and names it.
         try await apply(SeedManifests.googleWildcard)
@@ -78,7 +105,8 @@ struct CheckCommandTests {
         #expect(nacked.exitCode == 1 && nacked.failed == ["failed"], "\(nacked.text)")
         #expect(nacked.details.contains { $0.contains("billing-api FAILED") && $0.contains("ca-that-is-not-here") }, "\(nacked.text)")
         try await apply(EgressGatewayTests.billing(caFile: "/etc/billing/ca-that-is-not-here.pem"), delete: true)
-        #expect(try await Self.waitForFailures([], url: server.url).exitCode == 0)
+        let cleared = try await Self.waitForFailures([], url: server.url)
+        #expect(cleared.exitCode == 0, "\(cleared.text)")
 
         // The agent's certificate expires in 10 days.
         let reissued = try await runMeshrelay(["certs", "issue", "--dir", base.certs, "--cluster", "cluster-1", "--days", "10", "--force"])

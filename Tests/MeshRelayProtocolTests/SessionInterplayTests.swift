@@ -70,7 +70,7 @@ struct SessionInterplayTests {
                     self.recordedAcks.append(Ack(revision: revision, results: results))
                 case .close:
                     self.closeBoth()
-                case .established, .recordHeld, .synchronized, .disconnected:
+                case .established, .recordHeld, .synchronized, .disconnected, .recordDataPlane:
                     break
                 }
             }

@@ -155,7 +155,7 @@ func sentMessages(_ actions: [ServerSessionStateMachine.Action]) -> [RelayMessag
         switch action {
         case .send(let message): message
         case .sendSnapshot(let view): .update(view.snapshotUpdate)
-        case .lookUpCluster, .established, .recordAck, .recordHeld, .synchronized, .close, .disconnected: nil
+        case .lookUpCluster, .established, .recordAck, .recordHeld, .synchronized, .close, .disconnected, .recordDataPlane: nil
         }
     }
 }

@@ -192,7 +192,7 @@ final class TestServerSessionHandler: ChannelInboundHandler {
         case .lookUpCluster:
             let view = self.server?.view.withLock { $0 } ?? ClusterView(revision: 0, resources: [:])
             self.run { $0.clusterLookedUp(.registered(view), now: .now) }
-        case .established, .recordHeld:
+        case .established, .recordHeld, .recordDataPlane:
             break
         case .send(let message):
             if case .update(let update) = message {

@@ -153,6 +153,35 @@ nonisolated struct Meshrelay_Relay_V1_Hello: Sendable {
   /// "REGISTRY_ONLY" or "ALLOW_ANY"
   var outboundPolicy: String = String()
 
+  /// absent = not reported (an agent before this field)
+  var dataPlane: Meshrelay_Relay_V1_DataPlaneHealth {
+    get {_dataPlane ?? Meshrelay_Relay_V1_DataPlaneHealth()}
+    set {_dataPlane = newValue}
+  }
+  /// Returns true if `dataPlane` has been explicitly set.
+  var hasDataPlane: Bool {self._dataPlane != nil}
+  /// Clears the value of `dataPlane`. Subsequent reads from it will return its default value.
+  mutating func clearDataPlane() {self._dataPlane = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _dataPlane: Meshrelay_Relay_V1_DataPlaneHealth? = nil
+}
+
+/// The agent's data plane as the agent sees it (docs/protocol.md, "Data-plane health").
+nonisolated struct Meshrelay_Relay_V1_DataPlaneHealth: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "HEALTHY", "UNHEALTHY" or "NONE" (no data plane: the state file only)
+  var state: String = String()
+
+  /// why, when UNHEALTHY; what runs, when HEALTHY (e.g. "Envoy LIVE")
+  var message: String = String()
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -312,9 +341,21 @@ nonisolated struct Meshrelay_Relay_V1_Heartbeat: Sendable {
 
   var sequence: UInt64 = 0
 
+  /// agent -> server only; absent = unchanged / not reported
+  var dataPlane: Meshrelay_Relay_V1_DataPlaneHealth {
+    get {_dataPlane ?? Meshrelay_Relay_V1_DataPlaneHealth()}
+    set {_dataPlane = newValue}
+  }
+  /// Returns true if `dataPlane` has been explicitly set.
+  var hasDataPlane: Bool {self._dataPlane != nil}
+  /// Clears the value of `dataPlane`. Subsequent reads from it will return its default value.
+  mutating func clearDataPlane() {self._dataPlane = nil}
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
+
+  fileprivate var _dataPlane: Meshrelay_Relay_V1_DataPlaneHealth? = nil
 }
 
 /// Frame type 7, server -> agent: the server is shutting down; reconnect elsewhere now.
@@ -442,7 +483,7 @@ nonisolated extension Meshrelay_Relay_V1_HeldResource: SwiftProtobuf.Message, Sw
 
 nonisolated extension Meshrelay_Relay_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Hello"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_versions\0\u{1}cluster\0\u{3}agent_version\0\u{3}applied_revision\0\u{1}held\0\u{3}outbound_policy\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_versions\0\u{1}cluster\0\u{3}agent_version\0\u{3}applied_revision\0\u{1}held\0\u{3}outbound_policy\0\u{3}data_plane\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -456,12 +497,17 @@ nonisolated extension Meshrelay_Relay_V1_Hello: SwiftProtobuf.Message, SwiftProt
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.appliedRevision) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.held) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.outboundPolicy) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._dataPlane) }()
       default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.protocolVersions.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.protocolVersions, fieldNumber: 1)
     }
@@ -480,6 +526,9 @@ nonisolated extension Meshrelay_Relay_V1_Hello: SwiftProtobuf.Message, SwiftProt
     if !self.outboundPolicy.isEmpty {
       try visitor.visitSingularStringField(value: self.outboundPolicy, fieldNumber: 6)
     }
+    try { if let v = self._dataPlane {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -490,6 +539,42 @@ nonisolated extension Meshrelay_Relay_V1_Hello: SwiftProtobuf.Message, SwiftProt
     if lhs.appliedRevision != rhs.appliedRevision {return false}
     if lhs.held != rhs.held {return false}
     if lhs.outboundPolicy != rhs.outboundPolicy {return false}
+    if lhs._dataPlane != rhs._dataPlane {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Meshrelay_Relay_V1_DataPlaneHealth: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".DataPlaneHealth"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}message\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.state) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.state.isEmpty {
+      try visitor.visitSingularStringField(value: self.state, fieldNumber: 1)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Meshrelay_Relay_V1_DataPlaneHealth, rhs: Meshrelay_Relay_V1_DataPlaneHealth) -> Bool {
+    if lhs.state != rhs.state {return false}
+    if lhs.message != rhs.message {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -780,7 +865,7 @@ nonisolated extension Meshrelay_Relay_V1_Ack: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Meshrelay_Relay_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{3}data_plane\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -789,20 +874,29 @@ nonisolated extension Meshrelay_Relay_V1_Heartbeat: SwiftProtobuf.Message, Swift
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._dataPlane) }()
       default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.sequence != 0 {
       try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 1)
     }
+    try { if let v = self._dataPlane {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Meshrelay_Relay_V1_Heartbeat, rhs: Meshrelay_Relay_V1_Heartbeat) -> Bool {
     if lhs.sequence != rhs.sequence {return false}
+    if lhs._dataPlane != rhs._dataPlane {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
