@@ -121,6 +121,7 @@ let package = Package(
             name: "MeshRelayServer",
             dependencies: [
                 "MeshRelayModel",
+                "MeshRelayTranslation",
                 "MeshRelayStore",
                 "MeshRelayProtocol",
                 "MeshRelayTransport",

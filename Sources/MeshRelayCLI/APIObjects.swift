@@ -96,7 +96,7 @@ func resourcePath(kind: ResourceKind, namespace: String?, name: String? = nil) -
     return path
 }
 
-private func percentEncoded(_ segment: String) -> String {
+func percentEncoded(_ segment: String) -> String {
     var allowed = CharacterSet.alphanumerics
     allowed.insert(charactersIn: "-._~")
     return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment

@@ -41,9 +41,10 @@ struct CheckCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let document = CheckDocument(passed: results.allSatisfy(\.passed), checks: results)
-            print(String(decoding: try encoder.encode(document), as: UTF8.self))
+            // Written at once (not buffered), so that it comes before the error line on stderr.
+            FileHandle.standardOutput.write(try encoder.encode(document) + Data("\n".utf8))
         case .text:
-            print(Self.render(results, symbols: isatty(STDOUT_FILENO) == 1))
+            FileHandle.standardOutput.write(Data((Self.render(results, symbols: isatty(STDOUT_FILENO) == 1) + "\n").utf8))
         }
         let failed = results.filter { !$0.passed }.count
         if failed > 0 { throw CLIError.refused("meshrelay check: \(failed) of \(results.count) checks failed") }

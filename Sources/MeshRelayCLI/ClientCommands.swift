@@ -195,7 +195,14 @@ struct DescribeCommand: AsyncParsableCommand {
         let reply = try await api.send(.GET, resourcePath(kind: kind, namespace: namespace ?? "default", name: name))
         guard reply.status == 200 else { throw serverRefusal(reply) }
         let object = try decode(APIObject.self, from: reply)
-        print(try ResourceDescription.render(object))
+        var details: DescribeReport?
+        if kind == .externalService {
+            let path = "/api/v1/namespaces/\(percentEncoded(namespace ?? "default"))/externalservices/\(percentEncoded(name))/describe"
+            let described = try await api.send(.GET, path)
+            guard described.status == 200 else { throw serverRefusal(described) }
+            details = try decode(DescribeReport.self, from: described)
+        }
+        print(try ResourceDescription.render(object, details: details))
     }
 }
 

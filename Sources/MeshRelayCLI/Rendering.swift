@@ -37,7 +37,7 @@ struct ServerTable: Decodable {
 
 /// `describe` text.
 enum ResourceDescription {
-    static func render(_ object: APIObject) throws(CLIError) -> String {
+    static func render(_ object: APIObject, details: DescribeReport? = nil) throws(CLIError) -> String {
         let resource = object.resource
         let meta = resource.metadata
         var lines: [String] = []
@@ -76,7 +76,9 @@ enum ResourceDescription {
             }
             let clusters = status.clusters ?? []
             lines.append("Clusters:")
-            if clusters.isEmpty {
+            if let details {
+                lines += describedClusters(details)
+            } else if clusters.isEmpty {
                 lines.append("  <none selected>")
             } else {
                 let table = renderTable(
@@ -87,6 +89,54 @@ enum ResourceDescription {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Per cluster: state, since when, how long the apply took, the selected endpoints, warnings and
+    /// conflicts; then the recent events.
+    private static func describedClusters(_ details: DescribeReport) -> [String] {
+        var lines: [String] = []
+        let states = details.resource.clusters
+        if states.isEmpty {
+            lines.append("  <none selected>")
+        } else {
+            let table = renderTable(
+                ["CLUSTER", "STATE", "GENERATION", "SINCE", "APPLIED AFTER", "MESSAGE"],
+                states.map {
+                    [
+                        $0.name, $0.state.rawValue, $0.observedGeneration.map(String.init) ?? "-", $0.since ?? "-",
+                        $0.appliedAfterSeconds.map { String(format: "%.3f s", $0) } ?? "-", $0.message,
+                    ]
+                }
+            )
+            lines += table.split(separator: "\n").map { "  \($0)" }
+        }
+        for cluster in details.clusters {
+            lines.append("In \(cluster.name):")
+            if let failure = cluster.failure { lines.append("  Not applied: \(failure)") }
+            lines.append(
+                "  Endpoints:        " + (cluster.selectedEndpoints.isEmpty ? "<none: hosts resolved by DNS>" : cluster.selectedEndpoints.joined(separator: ", "))
+            )
+            // Conflicts have their own lines below.
+            for warning in cluster.warnings where !warning.contains("already claimed by") { lines.append("  Warning:          \(warning)") }
+            for conflict in cluster.conflicts {
+                let winner = conflict.claimants.first ?? "?"
+                lines.append(
+                    "  Conflict:         \(conflict.target) asked for by \(conflict.claimants.joined(separator: ", ")); "
+                        + (conflict.wins ? "this service wins" : "\(winner) wins")
+                )
+            }
+        }
+        lines.append("Events:")
+        if details.events.isEmpty {
+            lines.append("  <none since this server started>")
+        } else {
+            let table = renderTable(
+                ["TIME", "TYPE", "GENERATION", "CLUSTERS", "MESSAGE"],
+                details.events.map { [$0.time, $0.type, String($0.generation), $0.clusters.isEmpty ? "-" : $0.clusters.joined(separator: ","), $0.message] }
+            )
+            lines += table.split(separator: "\n").map { "  \($0)" }
+        }
+        return lines
     }
 
     private static func labelsText(_ labels: [String: String]?) -> String {

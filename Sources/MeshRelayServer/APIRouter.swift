@@ -18,6 +18,8 @@ public struct APIRouter: Sendable {
     let validation = ValidationCache()
     /// What the status report takes from outside the store.
     public var live = LiveStatus()
+    /// Recent events per resource (`describe`); the relay hub records what agents acknowledged.
+    public var events = EventLog()
 
     /// - Parameters:
     ///   - store: Where resources live.
@@ -70,6 +72,13 @@ public struct APIRouter: Sendable {
             )
         }
         router.get("/api/v1/status") { _, _ in try await status() }
+        router.get("/api/v1/namespaces/:namespace/externalservices/:name/describe") { _, context in
+            try await describe(
+                ResourceKey(
+                    kind: .externalService, namespace: try context.parameters.require("namespace"), name: try context.parameters.require("name")
+                )
+            )
+        }
         router.post("/api/v1/apply") { request, _ in try await applyBatch(request) }
         router.post("/api/v1/delete") { request, _ in try await deleteBatch(request) }
         router.post("/api/v1/bootstrap-tokens") { request, _ in try await createBootstrapToken(request) }
@@ -170,6 +179,10 @@ public struct APIRouter: Sendable {
         }
         let changed = result.outcomes.filter { $0.action != .unchanged }.count
         if changed > 0 { onChange(result.revision) }
+        let now = Date()
+        for outcome in result.outcomes where outcome.action != .unchanged {
+            events.committed(outcome.key, generation: outcome.generation, at: now)
+        }
         logger.info(
             "applied",
             metadata: ["apply.resources": "\(resources.count)", "apply.changed": "\(changed)", "store.revision": "\(result.revision)"]
@@ -274,6 +287,7 @@ public struct APIRouter: Sendable {
         }
         metrics.revision.record(result.revision)
         onChange(result.revision)
+        events.deleted(key)
         logger.info("deleted", metadata: ["resource": "\(key)", "store.revision": "\(result.revision)"])
         return try jsonResponse(
             APIStatus(
@@ -288,6 +302,7 @@ public struct APIRouter: Sendable {
         let result = try await timed("delete") { try await store.delete(keys) }
         metrics.revision.record(result.revision)
         if result.outcomes.contains(where: \.deleted) { onChange(result.revision) }
+        for outcome in result.outcomes where outcome.deleted { events.deleted(outcome.key) }
         logger.info("deleted", metadata: ["delete.resources": "\(keys.count)", "store.revision": "\(result.revision)"])
         let entries = result.outcomes.map {
             ResultEntry(
@@ -348,6 +363,14 @@ public struct APIRouter: Sendable {
                 agentCertificates: live.agentCertificates()
             )
         )
+    }
+
+    private func describe(_ key: ResourceKey) async throws -> Response {
+        let found = try await timed("get") { try await store.get(key) }
+        guard let stored = found else { throw APIError.notFound(key) }
+        let resources = try await timed("list") { try await store.list(kind: nil, namespace: nil) }
+        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
+        return try jsonResponse(DescribeReport.make(stored: stored, resources: resources, context: context, events: events.events(for: key)))
     }
 
     /// `meshrelay_cluster_lag_revisions{cluster}`, computed at scrape time from the store.

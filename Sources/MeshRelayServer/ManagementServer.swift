@@ -42,11 +42,13 @@ public struct ManagementServer: Sendable {
         metrics.revision.record(try await store.revision())
 
         let serverID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
-        let hub = RelayHub(store: store, serverID: serverID, logger: logger, metrics: metrics)
+        let events = EventLog()
+        let hub = RelayHub(store: store, serverID: serverID, logger: logger, metrics: metrics, events: events)
         var api = APIRouter(
             store: store, token: token, metrics: metrics, metricsText: { registry.emitToString() },
             maximumBodyBytes: configuration.maximumRequestBodyBytes, logger: logger, onChange: { revision in hub.storeChanged(revision: revision) }
         )
+        api.events = events
         api.live = LiveStatus(certificatesDirectory: configuration.certificatesDirectory, agentCertificates: { hub.agentCertificates() })
         let router = api.makeRouter()
         let logger = self.logger

@@ -42,12 +42,15 @@ public final class RelayHub: Service, Sendable {
     let serverID: String
     let logger: Logger
     let metrics: ServerMetrics?
+    /// Where acknowledged outcomes become events (`describe`).
+    public let events: EventLog?
     private let state = Mutex(State())
     private let changes: AsyncStream<Void>
     private let changesContinuation: AsyncStream<Void>.Continuation
 
-    public init(store: any ResourceStore, serverID: String, logger: Logger, metrics: ServerMetrics? = nil) {
+    public init(store: any ResourceStore, serverID: String, logger: Logger, metrics: ServerMetrics? = nil, events: EventLog? = nil) {
         self.metrics = metrics
+        self.events = events
         self.store = store
         self.serverID = serverID
         self.logger = logger

@@ -142,6 +142,7 @@ final class RelaySessionHandler: ChannelInboundHandler {
                     hub.metrics?.nacks(cluster: cluster, count: results.count { $0.state == .failed })
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
                     statusWrites?.yield(.ack(cluster: cluster, revision: revision, records: records))
+                    hub.events?.acknowledged(records)
                 }
             case .recordHeld(let revision, let results):
                 if let cluster = machine?.identity {
