@@ -47,14 +47,18 @@ final class AgentSession: @unchecked Sendable {
     private var current: AgentConnection?
     private var timer: Scheduled<Void>?
     private var stopping = false
+    /// Told when a session is established (true) and when an established one ends (false).
+    private let onConnected: @Sendable (Bool) -> Void
 
     init(
         eventLoop: any EventLoop,
         machine: AgentSessionStateMachine,
         maximumFramePayloadBytes: Int,
         logger: Logger,
-        apply: @escaping @Sendable (Update) async -> [ResourceResult]
+        apply: @escaping @Sendable (Update) async -> [ResourceResult],
+        onConnected: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
+        self.onConnected = onConnected
         self.eventLoop = eventLoop
         self.machine = machine
         self.maximumFramePayloadBytes = maximumFramePayloadBytes
@@ -154,6 +158,7 @@ final class AgentSession: @unchecked Sendable {
         }
         connection.ended = true
         connection.context = nil
+        if connection.established { self.onConnected(false) }
         self.run(self.machine.channelClosed(), connection: connection)
         if self.current === connection {
             self.current = nil
@@ -239,6 +244,7 @@ final class AgentSession: @unchecked Sendable {
 
         case .established(let welcome):
             connection.established = true
+            self.onConnected(true)
             self.logger.info(
                 "connected to the relay server",
                 metadata: [

@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 import MeshRelayModel
-import MeshRelayProtocol
+public import MeshRelayProtocol
 import MeshRelayTransport
 public import NIOCore
 import NIOPosix
@@ -30,6 +30,9 @@ public final class RelayAgent: Service, Sendable {
     private let state: Mutex<AgentState>
     private let onApplied: (@Sendable (AgentState) -> Void)?
     private let dataPlane: (any DataPlane)?
+    private let metrics: AgentMetrics?
+    /// Whether a session is up and what the data plane last reported (`/readyz`).
+    private let live: AgentLiveState
     private let session: AgentSession
     private let control = Mutex(Control())
 
@@ -57,8 +60,12 @@ public final class RelayAgent: Service, Sendable {
         logger: Logger,
         eventLoopGroup: (any EventLoopGroup)? = nil,
         dataPlane: (any DataPlane)? = nil,
+        metrics: AgentMetrics? = nil,
         onApplied: (@Sendable (AgentState) -> Void)? = nil
     ) throws(AgentError) {
+        self.metrics = metrics
+        let live = AgentLiveState()
+        self.live = live
         guard !configuration.servers.isEmpty else {
             throw AgentError(.configuration, "the agent has no relay server address; pass at least one --server HOST:PORT")
         }
@@ -102,7 +109,11 @@ public final class RelayAgent: Service, Sendable {
             machine: machine,
             maximumFramePayloadBytes: configuration.maximumFramePayloadBytes,
             logger: logger,
-            apply: { update in await apply.agent?.applyUpdate(update) ?? [] }
+            apply: { update in await apply.agent?.applyUpdate(update) ?? [] },
+            onConnected: { connected in
+                live.state.withLock { $0.connected = connected }
+                metrics?.connected.record(connected ? 1 : 0)
+            }
         )
         apply.agent = self
     }
@@ -166,7 +177,10 @@ public final class RelayAgent: Service, Sendable {
         await withTaskCancellationOrGracefulShutdownHandler {
             var address = planner.currentAddress
             var rng = SystemRandomNumberGenerator()
+            var attempts = 0
             while !self.isStopRequested {
+                if attempts > 0 { self.metrics?.reconnects.increment() }
+                attempts += 1
                 let outcome = await self.connect(to: address)
                 if outcome.wasEstablished {
                     planner.sessionEstablished()
@@ -192,12 +206,20 @@ public final class RelayAgent: Service, Sendable {
         self.logger.info("relay agent stopped")
     }
 
+    /// A session with a relay server is established now.
+    public var isConnected: Bool { live.state.withLock { $0.connected } }
+
+    /// What the data plane last reported (nil before the first reading).
+    public var dataPlaneHealth: DataPlaneHealth? { live.state.withLock { $0.health } }
+
     /// How often the data plane's health is read.
     static let healthInterval: Duration = .seconds(2)
 
     /// Hands a changed health reading to the session; returns what is reported now.
     private func reportHealth(_ health: DataPlaneHealth, previous: DataPlaneHealth?) async -> DataPlaneHealth {
         guard health != previous else { return health }
+        live.state.withLock { $0.health = health }
+        metrics?.dataPlaneHealthy.record(health.isHealthy ? 1 : 0)
         if let previous, previous.state != health.state {
             self.logger.notice(
                 "data plane health changed", metadata: ["data_plane.state": "\(health.state)", "data_plane.message": "\(health.message)"]
@@ -294,6 +316,7 @@ public final class RelayAgent: Service, Sendable {
     /// persists the new state durably, publishes it, and returns the results for the ACK. When
     /// the state cannot be persisted, nothing changes and every upsert is reported failed.
     private func applyUpdate(_ update: Update) async -> [ResourceResult] {
+        let started = ContinuousClock.now
         var results: [ResourceResult] = []
         results.reserveCapacity(update.upserts.count)
         for resource in update.upserts {
@@ -339,6 +362,17 @@ public final class RelayAgent: Service, Sendable {
                 "agent.failed": "\(failed.count)", "agent.removed": "\(update.removals.count)",
             ]
         )
+        if let metrics {
+            let elapsed = ContinuousClock.now - started
+            metrics.applySeconds.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            metrics.appliedRevision.record(next.appliedRevision)
+            metrics.resources.record(next.resources.count)
+            if !failed.isEmpty { metrics.nacks.increment(by: failed.count) }
+            if self.dataPlane != nil && (failed.count < results.count || results.isEmpty) {
+                // The data plane confirmed this revision (all or part of it).
+                metrics.confirmedRevision.record(next.appliedRevision)
+            }
+        }
         self.onApplied?(next)
         return results
     }
@@ -445,4 +479,14 @@ public final class RelayAgent: Service, Sendable {
 private final class ApplyBox: @unchecked Sendable {
     // Written once in `RelayAgent.init` before the session can call it.
     weak var agent: RelayAgent?
+}
+
+/// What `/readyz` and `/healthz` read while the agent runs.
+final class AgentLiveState: Sendable {
+    struct State {
+        var connected = false
+        var health: DataPlaneHealth?
+    }
+
+    let state = Mutex(State())
 }

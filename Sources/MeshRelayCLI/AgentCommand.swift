@@ -4,6 +4,7 @@ import Logging
 import MeshRelayAgent
 import MeshRelayProtocol
 import MeshRelayTranslation
+import Prometheus
 import ServiceLifecycle
 
 struct AgentCommand: AsyncParsableCommand {
@@ -41,6 +42,11 @@ struct AgentCommand: AsyncParsableCommand {
         name: .customLong("renew-at"),
         help: "Renew the certificate once this share of its lifetime has passed (enrolled agents, or with --enroll-server).")
     var renewAt = 2.0 / 3.0
+
+    @Option(
+        name: .customLong("metrics-listen"),
+        help: "Serve /metrics, /healthz and /readyz on HOST:PORT (e.g. 0.0.0.0:9092 in a pod). Off without it.")
+    var metricsListen: ListenAddress?
 
     @Option(name: .customLong("renew-min-interval"), help: "Seconds between two renewals at least, whatever --renew-at says.")
     var renewMinInterval: Double = 60
@@ -161,6 +167,8 @@ struct AgentCommand: AsyncParsableCommand {
             throw CLIError.refused("meshrelay agent: \(error.message)")
         }
         try await enrollIfNeeded(directory: certificates, logger: logger)
+        let registry = PrometheusCollectorRegistry()
+        let metrics = metricsListen.map { _ in AgentMetrics(factory: PrometheusMetricsFactory(registry: registry)) }
         let agent: RelayAgent
         do {
             let policy = OutboundPolicy(rawValue: outboundPolicy) ?? .registryOnly
@@ -188,12 +196,20 @@ struct AgentCommand: AsyncParsableCommand {
                     backoff: ReconnectBackoff(base: .milliseconds(Int64(backoffBase * 1000)), cap: .milliseconds(Int64(backoffCap * 1000)))
                 ),
                 logger: logger,
-                dataPlane: dataPlane
+                dataPlane: dataPlane,
+                metrics: metrics
             )
         } catch {
             throw CLIError.refused("meshrelay agent: \(error.message)")
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: agent)]
+        if let metricsListen {
+            services.append(
+                .init(
+                    service: AgentStatusEndpoint.application(
+                        agent: agent, metricsText: { registry.emitToString() }, host: metricsListen.host, port: metricsListen.port, logger: logger
+                    )))
+        }
         if bootstrapTokenFile != nil || enrollServer != nil {
             services.append(
                 .init(
