@@ -41,9 +41,21 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         let sources = try ManifestSources(paths: filename)
         let api = try client.client()
-        let reply = try await api.send(.POST, "/api/v1/apply", body: Array(sources.text.utf8))
-        guard reply.status == 200 else { throw serverRefusal(reply, lineMap: sources) }
+        // On a terminal, progress on stderr (count, elapsed, then rate); scripts see nothing extra.
+        let progress = isatty(STDERR_FILENO) == 1 ? ApplyProgress(expected: ApplyProgress.documentCount(sources.text)) : nil
+        let reply: APIClient.Reply
+        do {
+            reply = try await progress.withTicker { try await api.send(.POST, "/api/v1/apply", body: Array(sources.text.utf8)) }
+        } catch {
+            progress?.finish(nil)
+            throw error
+        }
+        guard reply.status == 200 else {
+            progress?.finish(nil)
+            throw serverRefusal(reply, lineMap: sources)
+        }
         let result = try decode(BatchReply.self, from: reply)
+        progress?.finish(result.results.map(\.action))
         var out = ""
         for entry in result.results {
             let kind = ResourceKind.forManifest(apiVersion: entry.apiVersion, kind: entry.kind)

@@ -125,8 +125,13 @@ final class ServerProcess: Sendable {
         try process.run()
         var port: Int?
         let deadline = ContinuousClock.now + .seconds(60)
+        // Ready: the API answers, and with certificates the relay listens too (they start side by side).
+        func ready() -> Int? {
+            guard let port = Self.readyPort(in: log.text) else { return nil }
+            return certificates == nil || log.text.contains("relay listening") ? port : nil
+        }
         while port == nil && ContinuousClock.now < deadline && process.isRunning {
-            port = Self.readyPort(in: log.text)
+            port = ready()
             if port == nil { try await Task.sleep(for: .milliseconds(20)) }
         }
         guard let port else {

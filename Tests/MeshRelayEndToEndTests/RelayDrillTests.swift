@@ -177,6 +177,7 @@ struct RelayDrillTests {
         defer { certificates.remove() }
         let port = try freePort()
         let server = try await Self.server(directory, certificates, port: port, extra: ["--handshake-timeout", "1"])
+        let connectedAt = Date()
         let descriptor = try connectLoopback(port: port)
         defer { close(descriptor) }
         let started = ContinuousClock.now
@@ -197,13 +198,14 @@ struct RelayDrillTests {
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        let elapsed = ContinuousClock.now - started
-        #expect(closed, "the server kept a handshake open for \(elapsed)")
-        #expect(elapsed >= .milliseconds(900) && elapsed <= .seconds(1) + Self.slack, "closed after \(elapsed)")
+        #expect(closed, "the server kept a handshake open for \(ContinuousClock.now - started)")
         #expect(
             await waitUntil { !logEntries(server.log.text, message: "relay client did not complete TLS in time").isEmpty },
             "server log:\n\(server.log.text)"
         )
+        // Measured by the server's own log line (the test's polling is slow on a loaded machine).
+        let elapsed = Self.loggedAfter(connectedAt, logEntries(server.log.text, message: "relay client did not complete TLS in time"))
+        #expect(elapsed >= .milliseconds(900) && elapsed <= .seconds(1) + Self.slack, "closed after \(elapsed)")
         // The server still serves agents.
         try await Self.register(["cluster-1"], on: server)
         let agent = try AgentProcess(cluster: "cluster-1", servers: ["127.0.0.1:\(port)"], certificates: certificates.directory, stateDirectory: directory + "/agent")
