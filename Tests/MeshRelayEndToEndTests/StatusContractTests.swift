@@ -64,4 +64,27 @@ struct StatusContractTests {
         #expect(retyped != status)
         #expect(try Self.violation(of: retyped, schema: "status.schema.json", directory: base.directory) != nil)
     }
+
+    /// `status -w` redraws until interrupted; `-w -o json` is a usage error.
+    @Test func watchRefreshesUntilInterrupted() async throws {
+        let base = try await CertifiedServer.start(registered: ["cluster-1"])
+        defer { base.stop() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try meshrelayBinary())
+        process.arguments = ["status", "-w", "--interval", "0.3", "--api", base.server.url]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        let collected = OutputCollector(out.fileHandleForReading)
+        try process.run()
+        #expect(await waitUntil(timeout: .seconds(30)) { collected.text.components(separatedBy: "Every 0.3 s: meshrelay status").count > 3 })
+        process.interrupt()
+        #expect(await waitUntil(timeout: .seconds(10)) { !process.isRunning })
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        let shown = collected.waitForEnd()
+        #expect(shown.contains("cluster-1") && shown.hasPrefix("---\n"), "not a terminal: a separator, no escape codes\n\(shown.prefix(500))")
+        let both = try await runMeshrelay(["status", "-w", "-o", "json", "--api", base.server.url])
+        #expect(both.exitCode == 2 && both.stderr.contains("--watch"), "\(both.stderr)")
+    }
 }
