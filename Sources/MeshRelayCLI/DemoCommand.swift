@@ -277,7 +277,7 @@ final class DemoRun: @unchecked Sendable {
             ],
             logPath: directory + "/server\(again ? "-2" : "").log"
         )
-        children.add(child)
+        try children.add(child)
         server = child
         let probe = try APIClient(url: "http://127.0.0.1:\(apiPort)", token: nil, timeout: .seconds(2))
         let deadline = Date().addingTimeInterval(60)
@@ -310,7 +310,7 @@ final class DemoRun: @unchecked Sendable {
         }
         try FileManager.default.createDirectory(atPath: directory + "/\(cluster)", withIntermediateDirectories: true)
         let child = try DemoChild(name: "agent \(cluster)", executable: executable, arguments: arguments, logPath: directory + "/\(cluster)/agent.log")
-        children.add(child)
+        try children.add(child)
         agents[cluster] = child
     }
 

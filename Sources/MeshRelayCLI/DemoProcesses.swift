@@ -66,17 +66,37 @@ final class DemoChild: Sendable {
 
 /// Every child the demo started, so that a failure, SIGINT or SIGTERM stops them all.
 final class DemoChildren: Sendable {
-    private let children = Mutex<[DemoChild]>([])
+    private struct State {
+        var children: [DemoChild] = []
+        /// `stopAll()` ran: the demo is stopping, nothing new may run.
+        var closed = false
+    }
 
-    func add(_ child: DemoChild) { children.withLock { $0.append(child) } }
+    private let state = Mutex(State())
 
-    func remove(_ child: DemoChild) { children.withLock { $0.removeAll { $0 === child } } }
+    /// Tracks a started child. Once the demo is stopping (a signal handler's `stopAll()` runs
+    /// while the steps go on), the child is stopped at once and the step fails: a child started
+    /// then would otherwise outlive the demo.
+    func add(_ child: DemoChild) throws(CLIError) {
+        let closed = state.withLock { state -> Bool in
+            if !state.closed { state.children.append(child) }
+            return state.closed
+        }
+        guard closed else { return }
+        child.stop()
+        throw .refused("meshrelay demo: stopping; \(child.name) was not kept")
+    }
 
-    /// Stops agents first (each stops its Envoy), then the server.
+    func remove(_ child: DemoChild) { state.withLock { $0.children.removeAll { $0 === child } } }
+
+    /// Stops agents first (each stops its Envoy), then the server; afterwards `add` stops what it is given.
     func stopAll() {
-        let all = children.withLock { list in
-            defer { list.removeAll() }
-            return list
+        let all = state.withLock { state in
+            defer {
+                state.children.removeAll()
+                state.closed = true
+            }
+            return state.children
         }
         for child in all.reversed() { child.stop() }
     }
