@@ -48,6 +48,11 @@ final class ApplyProgress: Sendable {
         }
     }
 
+    /// Removes the progress line (before other output goes to the terminal).
+    func clearLine() {
+        write("\r\u{1B}[K")
+    }
+
     func stopTicking() {
         ticking.withLock { $0 = false }
     }

@@ -55,14 +55,15 @@ struct ApplyCommand: AsyncParsableCommand {
             throw serverRefusal(reply, lineMap: sources)
         }
         let result = try decode(BatchReply.self, from: reply)
-        progress?.finish(result.results.map(\.action))
         var out = ""
         for entry in result.results {
             let kind = ResourceKind.forManifest(apiVersion: entry.apiVersion, kind: entry.kind)
             let name = kind.map { qualifiedName(kind: $0, name: entry.name) } ?? "\(entry.kind)/\(entry.name)"
             out += "\(name) \(entry.action)\n"
         }
+        progress?.clearLine()
         FileHandle.standardOutput.write(Data(out.utf8))
+        progress?.finish(result.results.map(\.action))
     }
 }
 
