@@ -200,7 +200,7 @@ extension Hello {
             appliedRevision: try rules.nonNegative(proto.appliedRevision, "applied_revision"),
             held: held,
             outboundPolicy: proto.outboundPolicy,
-            dataPlane: proto.hasDataPlane ? DataPlaneHealth(state: proto.dataPlane.state, message: proto.dataPlane.message) : nil
+            dataPlane: proto.hasDataPlane ? DataPlaneHealth(proto.dataPlane) : nil
         )
     }
 }
@@ -288,11 +288,17 @@ extension Ack {
     }
 }
 
+extension DataPlaneHealth {
+    init(_ proto: Meshrelay_Relay_V1_DataPlaneHealth) {
+        self.init(state: proto.state, message: proto.message)
+    }
+}
+
 extension Heartbeat {
     init(_ proto: Meshrelay_Relay_V1_Heartbeat) {
         self.init(
             sequence: proto.sequence,
-            dataPlane: proto.hasDataPlane ? DataPlaneHealth(state: proto.dataPlane.state, message: proto.dataPlane.message) : nil
+            dataPlane: proto.hasDataPlane ? DataPlaneHealth(proto.dataPlane) : nil
         )
     }
 }

@@ -52,10 +52,7 @@ struct HTTPSListenerLimitTests {
     /// The certificate an openssl client is served on `port`, as its SHA-256 fingerprint.
     static func servedFingerprint(port: Int, caFile: String) throws -> String? {
         let shown = try RelaySecurityTests.openssl(["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", caFile, "-showcerts"], timeout: 20)
-        let served = String(decoding: shown.stdout, as: UTF8.self)
-        guard let body = served.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst().first else { return nil }
-        let pem = "-----BEGIN CERTIFICATE-----" + body.components(separatedBy: "-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
-        return try? CertificateSummary.read(pem: pem).first?.sha256Fingerprint
+        return firstCertificateFingerprint(inOpenSSLOutput: shown.stdout)
     }
 
     @Test func theAPIAndEnrolmentListenersCapSourcesCutSlowHandshakesAndReloadTheirCertificate() async throws {
@@ -98,13 +95,7 @@ struct HTTPSListenerLimitTests {
 
         // The server certificate replaced on disk (renewed, same CA): both listeners serve the new
         // one to the next client, without a restart.
-        let authority = try CertificateDirectory(path: base.certs).authority()
-        let replacement = try authority.issue(.server(names: ["localhost", "127.0.0.1"]))
-        try replacement.privateKeyPEM.write(toFile: base.certs + "/server.key.tmp", atomically: false, encoding: .utf8)
-        try replacement.certificatePEM.write(toFile: base.certs + "/server.crt.tmp", atomically: false, encoding: .utf8)
-        #expect(rename(base.certs + "/server.key.tmp", base.certs + "/server.key") == 0)
-        #expect(rename(base.certs + "/server.crt.tmp", base.certs + "/server.crt") == 0)
-        let expected = try CertificateSummary.read(pem: replacement.certificatePEM)[0].sha256Fingerprint
+        let expected = try replaceServerCertificate(in: base.certs)
         #expect(try Self.servedFingerprint(port: base.server.port, caFile: caFile) == expected)
         #expect(try Self.servedFingerprint(port: enrollPort, caFile: caFile) == expected)
         #expect(!logEntries(base.server.log.text, message: "api TLS certificate reloaded from disk").isEmpty)

@@ -186,22 +186,14 @@ struct EnrollmentTests {
         #expect(restarted.terminate() == 0)
 
         // The server's own certificate replaced on disk: the next TLS client sees the new one.
-        let authority = try CertificateDirectory(path: setup.certs).authority()
-        let replacement = try authority.issue(.server(names: ["localhost", "127.0.0.1"]))
-        try replacement.privateKeyPEM.write(toFile: setup.certs + "/server.key.tmp", atomically: false, encoding: .utf8)
-        try replacement.certificatePEM.write(toFile: setup.certs + "/server.crt.tmp", atomically: false, encoding: .utf8)
-        #expect(rename(setup.certs + "/server.key.tmp", setup.certs + "/server.key") == 0)
-        #expect(rename(setup.certs + "/server.crt.tmp", setup.certs + "/server.crt") == 0)
-        let expected = try CertificateSummary.read(pem: replacement.certificatePEM)[0].sha256Fingerprint
+        let expected = try replaceServerCertificate(in: setup.certs)
         let agent2 = try setup.agent("cluster-1", token: token, name: "agent-r")
         #expect(await waitUntil(timeout: .seconds(60)) { logEntries(setup.server.log.text, message: "agent connected").count == 3 }, "\(agent2.log.text)")
         #expect(!logEntries(setup.server.log.text, message: "relay TLS certificates reloaded from disk").isEmpty)
         let shown = try RelaySecurityTests.openssl(
             ["s_client", "-connect", "127.0.0.1:\(setup.relayPort)", "-CAfile", setup.certs + "/ca.crt",
              "-cert", folder + "/cluster-1.crt", "-key", folder + "/cluster-1.key", "-showcerts"], input: [], timeout: 20)
-        let served = shown.stdout.isEmpty ? "" : String(decoding: shown.stdout, as: UTF8.self)
-        let pem = served.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst().first.map { "-----BEGIN CERTIFICATE-----" + $0.components(separatedBy: "-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n" } ?? ""
-        #expect((try? CertificateSummary.read(pem: pem))?.first?.sha256Fingerprint == expected, "served:\n\(served.prefix(3000))")
+        #expect(firstCertificateFingerprint(inOpenSSLOutput: shown.stdout) == expected, "served:\n\(String(decoding: shown.stdout, as: UTF8.self).prefix(3000))")
         #expect(agent2.terminate() == 0)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MeshRelayPKI
 import MeshRelayTesting
 import Synchronization
 import Testing
@@ -324,5 +325,54 @@ struct CertifiedServer {
     func stop() {
         _ = server.terminate()
         try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// The SHA-256 fingerprint of the first certificate in `openssl s_client -showcerts` output.
+func firstCertificateFingerprint(inOpenSSLOutput output: [UInt8]) -> String? {
+    let text = String(decoding: output, as: UTF8.self)
+    guard let body = text.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst().first else { return nil }
+    let pem = "-----BEGIN CERTIFICATE-----" + body.components(separatedBy: "-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+    return try? CertificateSummary.read(pem: pem).first?.sha256Fingerprint
+}
+
+/// Renews the server certificate in `certs` the way an operator does (same CA, key first, each
+/// by rename); the new certificate's SHA-256 fingerprint.
+func replaceServerCertificate(in certs: String) throws -> String {
+    let replacement = try CertificateDirectory(path: certs).authority().issue(.server(names: ["localhost", "127.0.0.1"]))
+    try replacement.privateKeyPEM.write(toFile: certs + "/server.key.tmp", atomically: false, encoding: .utf8)
+    try replacement.certificatePEM.write(toFile: certs + "/server.crt.tmp", atomically: false, encoding: .utf8)
+    guard rename(certs + "/server.key.tmp", certs + "/server.key") == 0, rename(certs + "/server.crt.tmp", certs + "/server.crt") == 0 else {
+        throw ProcessFailure("cannot rename the new server certificate into \(certs)")
+    }
+    return try CertificateSummary.read(pem: replacement.certificatePEM)[0].sha256Fingerprint
+}
+
+/// A server with cluster-1 (an agent connected, state file only) and cluster-2 (no agent), and the
+/// guide's two ExternalServices: APPLIED in one cluster, PENDING in the other.
+struct TwoClusterStatus {
+    let base: CertifiedServer
+    let agent: AgentProcess
+    var server: ServerProcess { base.server }
+
+    static func start() async throws -> TwoClusterStatus {
+        let base = try await CertifiedServer.start(issued: ["cluster-1"], registered: ["cluster-1", "cluster-2"])
+        let applied = try await runMeshrelay(
+            ["apply", "-f", "-", "--api", base.server.url, "--token-file", base.server.tokenFile],
+            stdin: SeedManifests.stream([SeedManifests.google, SeedManifests.googleWildcard])
+        )
+        guard applied.exitCode == 0 else {
+            base.stop()
+            throw ProcessFailure("apply: \(applied.stderr)")
+        }
+        let agent = try AgentProcess(
+            cluster: "cluster-1", servers: ["127.0.0.1:\(base.relayPort)"], certificates: base.certs, stateDirectory: base.directory + "/agent-1"
+        )
+        return TwoClusterStatus(base: base, agent: agent)
+    }
+
+    func stop() {
+        _ = agent.terminate()
+        base.stop()
     }
 }

@@ -30,18 +30,9 @@ struct StatusContractTests {
     }
 
     @Test func statusAndCheckOutputMatchTheirSchemas() async throws {
-        let base = try await CertifiedServer.start(issued: ["cluster-1"], registered: ["cluster-1", "cluster-2"])
-        defer { base.stop() }
-        let server = base.server
-        let applied = try await runMeshrelay(
-            ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile],
-            stdin: SeedManifests.stream([SeedManifests.google, SeedManifests.googleWildcard])
-        )
-        #expect(applied.exitCode == 0, "\(applied.stderr)")
-        let agent = try AgentProcess(
-            cluster: "cluster-1", servers: ["127.0.0.1:\(base.relayPort)"], certificates: base.certs, stateDirectory: base.directory + "/agent-1"
-        )
-        defer { _ = agent.terminate() }
+        let setup = try await TwoClusterStatus.start()
+        defer { setup.stop() }
+        let (base, server, agent) = (setup.base, setup.server, setup.agent)
         // Every optional field present somewhere: a connected cluster with a certificate and an
         // applied resource, a cluster never seen, PENDING entries, the server's certificates.
         var status = ""

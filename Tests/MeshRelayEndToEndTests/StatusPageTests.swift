@@ -40,18 +40,9 @@ struct StatusPageTests {
     }
 
     @Test func theMatrixInTheBrowserIsWhatTheAPIReports() async throws {
-        let base = try await CertifiedServer.start(issued: ["cluster-1"], registered: ["cluster-1", "cluster-2"])
-        defer { base.stop() }
-        let server = base.server
-        let applied = try await runMeshrelay(
-            ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile],
-            stdin: SeedManifests.stream([SeedManifests.google, SeedManifests.googleWildcard])
-        )
-        #expect(applied.exitCode == 0, "\(applied.stderr)")
-        let agent = try AgentProcess(
-            cluster: "cluster-1", servers: ["127.0.0.1:\(base.relayPort)"], certificates: base.certs, stateDirectory: base.directory + "/agent-1"
-        )
-        defer { _ = agent.terminate() }
+        let setup = try await TwoClusterStatus.start()
+        defer { setup.stop() }
+        let (base, server, agent) = (setup.base, setup.server, setup.agent)
         // cluster-1 applies both; cluster-2 has no agent, so both wait there.
         var report: [String: Any] = [:]
         #expect(
