@@ -26,7 +26,7 @@ public struct MeshRelayCommand: AsyncParsableCommand {
             command = try parseAsRoot(arguments)
         } catch {
             let code = exitCode(for: error)
-            let message = fullMessage(for: error)
+            let message = fullMessage(for: error, columns: helpColumns())
             if code == .success {
                 print(message)
                 return 0
@@ -46,10 +46,22 @@ public struct MeshRelayCommand: AsyncParsableCommand {
             return error.exitCode
         } catch {
             let code = exitCode(for: error)
-            if code == .success { return 0 }
-            let message = fullMessage(for: error)
+            let message = fullMessage(for: error, columns: helpColumns())
+            if code == .success {
+                // `meshrelay --help`, `help VERB`: the built-in help verb reports through a clean
+                // exit whose message is the help text (it printed nothing before).
+                if !message.isEmpty { print(message) }
+                return 0
+            }
             printError(message.isEmpty ? "\(error)" : message)
             return code == .validationFailure ? 2 : 1
         }
     }
+}
+
+/// The terminal's width when stdout is a terminal that reports one, else 100.
+func helpColumns() -> Int {
+    var size = winsize()
+    guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col >= 40 else { return 100 }
+    return Int(size.ws_col)
 }
