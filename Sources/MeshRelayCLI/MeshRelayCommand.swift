@@ -22,8 +22,16 @@ public struct MeshRelayCommand: AsyncParsableCommand {
     /// Parses the arguments, runs the verb, and returns the process exit code.
     public static func runMain(arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Int32 {
         var command: any ParsableCommand
+        let expanded: [String]
+        let configFile: String?
         do {
-            command = try parseAsRoot(arguments)
+            (expanded, configFile) = try ConfigFile.expand(arguments)
+        } catch {
+            printError(error.message)
+            return error.exitCode
+        }
+        do {
+            command = try parseAsRoot(expanded)
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error, columns: helpColumns())
@@ -31,7 +39,7 @@ public struct MeshRelayCommand: AsyncParsableCommand {
                 print(message)
                 return 0
             }
-            printError(message)
+            printError(message + (configFile.map { "\n(options may come from --config \($0): its keys are these option names without dashes)" } ?? ""))
             return 2
         }
         do {

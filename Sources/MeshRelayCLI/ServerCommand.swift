@@ -102,6 +102,24 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line).")
     var logFormat: LogFormat = .text
 
+    @Option(name: .customLong("config"), help: "A YAML file of settings: these option names without dashes (docs/operations.md). The command line wins.")
+    var config: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Check the settings (with --config: the file too), print the effective ones, start nothing.")
+    var dryRun = false
+
+    /// Every setting with its value, as a `--config` file writes it (`--dry-run` prints this).
+    var effectiveSettings: [(String, String)] {
+        [
+            ("data-dir", dataDir), ("api-listen", "\(apiListen)"), ("relay-listen", "\(relayListen)"), ("certs-dir", certsDir ?? ""),
+            ("enroll-listen", enrollListen.map { "\($0)" } ?? ""), ("max-connections-per-source", "\(maxConnectionsPerSource)"),
+            ("idle-timeout", "\(idleTimeout)"), ("api-tls", "\(apiTLS)"), ("agent-cert-days", "\(agentCertDays)"),
+            ("heartbeat-interval", "\(heartbeatInterval)"), ("handshake-timeout", "\(handshakeTimeout)"), ("drain-timeout", "\(drainTimeout)"),
+            ("token-file", tokenFile ?? ""), ("max-body-bytes", "\(maxBodyBytes)"), ("changelog-retention", "\(changelogRetention)"),
+            ("log-level", logLevel), ("log-format", logFormat.rawValue),
+        ]
+    }
+
     func validate() throws {
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
@@ -117,13 +135,18 @@ struct ServerCommand: AsyncParsableCommand {
         if apiTLS && certsDir == nil { throw ValidationError("--api-tls needs --certs-dir DIR (server.crt, server.key)") }
         if enrollListen != nil {
             guard let certsDir else { throw ValidationError("--enroll-listen needs --certs-dir DIR with ca.crt, ca.key, server.crt, server.key") }
-            if !FileManager.default.fileExists(atPath: certsDir + "/ca.key") {
+            // A dry run checks settings, not the files they name (they may live elsewhere, e.g. a pod).
+            if !dryRun && !FileManager.default.fileExists(atPath: certsDir + "/ca.key") {
                 throw ValidationError("--enroll-listen signs agent certificates: \(certsDir)/ca.key is missing (meshrelay certs init makes it)")
             }
         }
     }
 
     func run() async throws {
+        if dryRun {
+            print(DryRun.report(verb: "server", settings: effectiveSettings))
+            return
+        }
         bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, format: logFormat)
         let logger = Logger(label: "meshrelay.server")
         var configuration = ServerConfiguration(
