@@ -97,6 +97,8 @@ public final class RelayAgent: Service, Sendable {
         let loaded = try stateFile.load(cluster: configuration.cluster) ?? AgentState(cluster: configuration.cluster)
         self.stateFile = stateFile
         self.state = Mutex(loaded)
+        // A state applied before (restored from the state file) counts: static stability.
+        live.state.withLock { $0.hasApplied = loaded.appliedRevision > 0 }
 
         let machine = AgentSessionStateMachine(
             configuration: configuration.sessionConfiguration,
@@ -208,6 +210,10 @@ public final class RelayAgent: Service, Sendable {
 
     /// A session with a relay server is established now.
     public var isConnected: Bool { live.state.withLock { $0.connected } }
+
+    /// The agent holds a state from a relay server: restored from its state file, or applied
+    /// since it started. A fresh agent has nothing yet, and its gateway would refuse everything.
+    public var hasApplied: Bool { live.state.withLock { $0.hasApplied } }
 
     /// What the data plane last reported (nil before the first reading).
     public var dataPlaneHealth: DataPlaneHealth? { live.state.withLock { $0.health } }
@@ -345,6 +351,7 @@ public final class RelayAgent: Service, Sendable {
             }
         }
         self.state.withLock { $0 = next }
+        self.live.state.withLock { $0.hasApplied = true }
         let failed = results.filter { $0.state == .failed }
         if !failed.isEmpty {
             self.logger.warning(
@@ -486,6 +493,7 @@ final class AgentLiveState: Sendable {
     struct State {
         var connected = false
         var health: DataPlaneHealth?
+        var hasApplied = false
     }
 
     let state = Mutex(State())

@@ -5,8 +5,10 @@ import MeshRelayAgent
 import NIOCore
 
 /// `meshrelay agent --metrics-listen HOST:PORT`: `/metrics` (Prometheus text), `/healthz` (the
-/// process runs) and `/readyz` (the data plane is healthy: the egress gateway can carry traffic,
-/// whether or not the relay server is reachable — static stability).
+/// process runs) and `/readyz` (the agent holds a state — restored or received — and the data
+/// plane is healthy: the egress gateway can carry traffic, whether or not the relay server is
+/// reachable now — static stability; a fresh pod is not ready before its first synchronisation, so
+/// a rolling update does not send traffic to a gateway that would refuse everything).
 enum AgentStatusEndpoint {
     static func application(
         agent: RelayAgent, metricsText: @escaping @Sendable () -> String, host: String, port: Int, logger: Logger
@@ -15,6 +17,9 @@ enum AgentStatusEndpoint {
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             let connection = agent.isConnected ? "relay connected" : "relay not connected"
+            guard agent.hasApplied else {
+                return text("not ready: nothing applied yet (waiting for the first synchronisation with a relay server); \(connection)\n", status: .serviceUnavailable)
+            }
             guard let health = agent.dataPlaneHealth else {
                 return text("not ready: the data plane was not read yet; \(connection)\n", status: .serviceUnavailable)
             }

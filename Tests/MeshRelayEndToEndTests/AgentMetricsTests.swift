@@ -86,4 +86,49 @@ struct AgentMetricsTests {
         #expect(notReady.1.hasPrefix("not ready: data plane UNHEALTHY"), "\(notReady)")
         #expect(Self.sample(Self.get(metricsPort, "/metrics").1, "meshrelay_agent_data_plane_healthy") == 0)
     }
+
+    /// Readiness of a fresh agent waits for its first synchronisation; an agent restarted with a
+    /// state file is ready without a server (static stability).
+    @Test func aFreshAgentIsReadyOnlyAfterItsFirstSyncARestartedOneAtOnce() async throws {
+        let base = try await CertifiedServer.start(issued: ["cluster-1"], registered: ["cluster-1"])
+        defer { base.stop() }
+        let state = base.directory + "/state"
+        func agent(port: Int, metrics: Int) throws -> AgentProcess {
+            try AgentProcess(
+                cluster: "cluster-1", servers: ["127.0.0.1:\(port)"], certificates: base.certs, stateDirectory: state,
+                extraArguments: ["--metrics-listen", "127.0.0.1:\(metrics)", "--reconnect-backoff-cap", "1"]
+            )
+        }
+        // No server at that address: alive, not ready.
+        let deadPort = try freePort()
+        var metrics = try freePort()
+        let fresh = try agent(port: deadPort, metrics: metrics)
+        #expect(await waitUntil(timeout: .seconds(30)) { Self.get(metrics, "/healthz").0 == "HTTP/1.1 200 OK" }, "\(fresh.log.text)")
+        let waiting = Self.get(metrics, "/readyz")
+        #expect(waiting.0 == "HTTP/1.1 503 Service Unavailable" && waiting.1.contains("nothing applied yet"), "\(waiting)")
+        #expect(fresh.terminate() == 0)
+
+        // The first synchronisation makes it ready.
+        metrics = try freePort()
+        let synced = try agent(port: base.relayPort, metrics: metrics)
+        #expect(
+            await waitUntil(timeout: .seconds(60)) { Self.get(metrics, "/readyz").0 == "HTTP/1.1 200 OK" },
+            "\(Self.get(metrics, "/readyz"))\n\(synced.log.text)"
+        )
+        #expect(synced.terminate() == 0)
+
+        // Restarted with its state file and no server: ready at once.
+        metrics = try freePort()
+        let restarted = try agent(port: deadPort, metrics: metrics)
+        defer { _ = restarted.terminate() }
+        var ready = ("", "")
+        #expect(
+            await waitUntil(timeout: .seconds(30)) {
+                ready = Self.get(metrics, "/readyz")
+                return ready.0 == "HTTP/1.1 200 OK"
+            },
+            "\(ready)"
+        )
+        #expect(ready.1.contains("relay not connected"), "\(ready)")
+    }
 }
