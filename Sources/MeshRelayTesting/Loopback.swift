@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,21 +12,38 @@ public struct LoopbackError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A TCP port that was free a moment ago on 127.0.0.1 (bound to port 0, then released).
+/// A TCP port that was free a moment ago on 127.0.0.1, for a child process to bind.
 public func freeLoopbackPort() throws(LoopbackError) -> Int {
+    // Below the kernel's ephemeral range (32768–60999 on Linux): a port the kernel picks for
+    // another process's `bind(…:0)` or outgoing connection can never be this one, which a port
+    // taken from that range could be by the time our child binds it (tests run in parallel).
+    // Each port is handed out once per test process.
+    for _ in 0..<500 {
+        let port = Int.random(in: 20_000...32_000)
+        guard PortsHandedOut.claim(port) else { continue }
+        if isBindable(port) { return port }
+    }
+    throw LoopbackError("no free port found between 20000 and 32000 on 127.0.0.1 after 500 tries")
+}
+
+/// Ports `freeLoopbackPort()` returned in this process.
+private enum PortsHandedOut {
+    static let ports = Mutex<Set<Int>>([])
+
+    static func claim(_ port: Int) -> Bool {
+        ports.withLock { $0.insert(port).inserted }
+    }
+}
+
+/// Whether 127.0.0.1:`port` can be bound now (nothing listens there, nothing lingers).
+private func isBindable(_ port: Int) -> Bool {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw LoopbackError("socket() failed (errno \(errno))") }
+    guard descriptor >= 0 else { return false }
     defer { close(descriptor) }
-    var address = loopbackAddress(port: 0)
-    let bound = withUnsafePointer(to: &address) {
+    var address = loopbackAddress(port: port)
+    return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw LoopbackError("bind() on 127.0.0.1 failed (errno \(errno))") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
+    } == 0
 }
 
 /// A blocking TCP socket connected to 127.0.0.1:`port`; the caller closes it.

@@ -78,8 +78,15 @@ struct CheckCommandTests {
         let good = try await Self.waitForFailures([], url: server.url)
         #expect(good.exitCode == 0 && good.failed.isEmpty, "\(good.text)")
         #expect(good.text.contains("[ok]   every registered cluster has a connected agent (1/1)") && !good.text.contains("✓"), "\(good.text)")
-        let healthy = await clusterStatus(api: server.url, cluster: "cluster-1")
-        #expect(healthy?["dataPlane"] as? String == "HEALTHY" && (healthy?["dataPlaneMessage"] as? String ?? "").contains("Envoy LIVE"), "\(healthy ?? [:])")
+        // The agent reports HEALTHY once it has read Envoy LIVE (it reads every 2 s).
+        var healthy: [String: Any]?
+        #expect(
+            await waitUntil(timeout: .seconds(30)) {
+                healthy = await clusterStatus(api: server.url, cluster: "cluster-1")
+                return healthy?["dataPlane"] as? String == "HEALTHY" && (healthy?["dataPlaneMessage"] as? String ?? "").contains("Envoy LIVE")
+            },
+            "\(healthy ?? [:])"
+        )
 
         // Envoy wedged (stopped, its admin silent): the data-plane check fails; resumed, it passes.
         let envoys = Self.children(of: agent.process.processIdentifier)
