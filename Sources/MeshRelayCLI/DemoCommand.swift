@@ -69,11 +69,17 @@ struct DemoCommand: AsyncParsableCommand {
             try await run.run()
         } catch {
             await run.stopUpstreams()
+            // Interrupted: the signal's clean-up is running (a step failed because of it); wait
+            // for it and exit as the handler would.
+            let interrupted = children.isClosed
             cleanUp()
+            if interrupted { Glibc.exit(130) }
             throw error
         }
         await run.stopUpstreams()
+        let interrupted = children.isClosed
         cleanUp()
+        if interrupted { Glibc.exit(130) }
         DemoOutput.say(
             keep || !createdDirectory
                 ? "Done. Everything stopped; logs, certificates, Envoy and Istio files are in \(directory)."
@@ -81,11 +87,14 @@ struct DemoCommand: AsyncParsableCommand {
         )
     }
 
-    /// SIGINT/SIGTERM: run `action`, then exit 130.
+    /// SIGINT/SIGTERM: run `action`, then exit 130. On a queue of its own: the global queues are
+    /// where the steps run (and block while they wait for children), so on 2 cores a handler there
+    /// could wait for seconds before it ran.
     static func onInterrupt(_ action: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { number in
+        let queue = DispatchQueue(label: "meshrelay.demo.signals")
+        return [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 action()
                 Glibc.exit(130)

@@ -70,6 +70,8 @@ final class DemoChildren: Sendable {
         var children: [DemoChild] = []
         /// `stopAll()` ran: the demo is stopping, nothing new may run.
         var closed = false
+        /// The first `stopAll()` has stopped every child.
+        var finished = false
     }
 
     private let state = Mutex(State())
@@ -89,16 +91,27 @@ final class DemoChildren: Sendable {
 
     func remove(_ child: DemoChild) { state.withLock { $0.children.removeAll { $0 === child } } }
 
-    /// Stops agents first (each stops its Envoy), then the server; afterwards `add` stops what it is given.
+    /// The demo is stopping (a signal, or the end): `add` refuses.
+    var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Stops agents first (each stops its Envoy), then the server; afterwards `add` stops what it
+    /// is given. A second caller (the steps failing because a signal's clean-up runs) waits until
+    /// the first has stopped everything, so that nobody exits with children still running.
     func stopAll() {
-        let all = state.withLock { state in
-            defer {
-                state.children.removeAll()
-                state.closed = true
-            }
-            return state.children
+        let (all, first) = state.withLock { state -> ([DemoChild], Bool) in
+            guard !state.closed else { return ([], false) }
+            state.closed = true
+            defer { state.children.removeAll() }
+            return (state.children, true)
+        }
+        guard first else {
+            // Each child takes at most 15 s to stop (SIGTERM, then SIGKILL); bounded anyway.
+            let deadline = Date().addingTimeInterval(180)
+            while !state.withLock({ $0.finished }) && Date() < deadline { usleep(20_000) }
+            return
         }
         for child in all.reversed() { child.stop() }
+        state.withLock { $0.finished = true }
     }
 }
 
