@@ -73,18 +73,25 @@ struct DemoCommand: AsyncParsableCommand {
             // for it and exit as the handler would.
             let interrupted = children.isClosed
             cleanUp()
-            if interrupted { Glibc.exit(130) }
+            if interrupted { Self.awaitInterruptHandlerExit() }
             throw error
         }
         await run.stopUpstreams()
         let interrupted = children.isClosed
         cleanUp()
-        if interrupted { Glibc.exit(130) }
+        if interrupted { Self.awaitInterruptHandlerExit() }
         DemoOutput.say(
             keep || !createdDirectory
                 ? "Done. Everything stopped; logs, certificates, Envoy and Istio files are in \(directory)."
                 : "Done. Everything the demo started is stopped and \(directory) is removed (--keep keeps it)."
         )
+    }
+
+    /// The signal handler, done stopping everything, exits the process with 130; this thread
+    /// waits for that instead of racing it to `exit` (glibc's is not safe to call twice at once).
+    static func awaitInterruptHandlerExit() -> Never {
+        Thread.sleep(forTimeInterval: 30)
+        Glibc.exit(130)
     }
 
     /// SIGINT/SIGTERM: run `action`, then exit 130. On a queue of its own: the global queues are
