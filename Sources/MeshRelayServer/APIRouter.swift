@@ -374,10 +374,16 @@ public struct APIRouter: Sendable {
     }
 
     /// `meshrelay_cluster_lag_revisions{cluster}`, computed at scrape time from the store.
+    /// Reads only the revision, the registered clusters and their records: not the per-resource
+    /// status rows (clusters × resources) that the status report needs.
     private func refreshLagGauges() async {
-        guard let context = try? await StatusContext.load(from: store, validation: validation) else { return }
-        for cluster in Set(context.registeredClusters).union(context.clusterRecords.keys) {
-            metrics.clusterLag(cluster: cluster, revisions: max(0, context.revision - (context.clusterRecords[cluster]?.appliedRevision ?? 0)))
+        guard let revision = try? await store.revision(),
+            let registered = try? await store.list(kind: .kubernetesCluster, namespace: nil),
+            let records = try? await store.clusterStatuses()
+        else { return }
+        let applied = Dictionary(records.map { ($0.cluster, $0.appliedRevision) }, uniquingKeysWith: max)
+        for cluster in Set(registered.map(\.key.name)).union(applied.keys) {
+            metrics.clusterLag(cluster: cluster, revisions: max(0, revision - (applied[cluster] ?? 0)))
         }
     }
 }
