@@ -34,6 +34,8 @@ let package = Package(
         // certificates in process (P-256 keys, an IP address SAN).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        // The HA store (docs/architecture.md "High availability").
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Resources, manifest decoding, validation, workspace selection. Pure: no IO.
@@ -107,12 +109,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The store protocol and its SQLite implementation (system libsqlite3 through GRDB).
+        // The store protocol, its SQLite implementation (system libsqlite3 through GRDB) and its
+        // PostgreSQL implementation (postgres-nio) for several server replicas.
         .target(
             name: "MeshRelayStore",
             dependencies: [
                 "MeshRelayModel",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -256,7 +260,7 @@ let package = Package(
         .testTarget(
             name: "MeshRelayStoreTests",
             dependencies: [
-                "MeshRelayStore", "MeshRelayModel",
+                "MeshRelayStore", "MeshRelayModel", "MeshRelayTesting",
                 // A second, raw connection to the test databases (journal mode, forged migrations).
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -278,6 +278,13 @@ public protocol ResourceStore: Sendable {
     /// Every cluster connection record, ordered by name.
     func clusterStatuses() async throws -> [ClusterStatusRecord]
 
+    /// Marks a cluster disconnected (`connected` false, `lastSeen` and `updatedAt` = `at`) only
+    /// if its record still names `server` as the replica holding the session: a replica that
+    /// notices a lost session late must not overwrite the record of the replica the agent moved
+    /// to. Returns whether the record changed.
+    @discardableResult
+    func markDisconnected(cluster: String, server: String, at: Date) async throws -> Bool
+
     /// Creates or replaces per-resource status rows of one cluster. A row whose state, message
     /// and observed generation are unchanged is left as it is (its `revision` and `updatedAt` keep
     /// saying when that outcome was first recorded), so re-reporting what is known writes nothing.
@@ -297,4 +304,28 @@ public protocol ResourceStore: Sendable {
     /// to `cluster`, is unused and has not expired at `now`; it is then marked used, so a second
     /// redemption (also a concurrent one) fails.
     func redeemBootstrapToken(hash: String, cluster: String, now: Date) async throws -> Bool
+}
+
+/// A store several server replicas share (PostgreSQL): what a replica needs beyond
+/// ``ResourceStore`` to learn about other replicas' writes and to share singleton duties.
+public protocol SharedStore: ResourceStore {
+    /// Calls `onRevision` with the store's revision whenever another writer may have moved it:
+    /// on each change notification, and at least every `pollInterval` (a missed notification is
+    /// recovered by the poll). Runs until the task is cancelled; store failures are logged and
+    /// retried, never thrown.
+    func watchRevisions(pollInterval: Duration, onRevision: @escaping @Sendable (Int64) -> Void) async
+
+    /// Runs `duties` while this process holds the store's singleton lease (one holder at a time
+    /// among every replica). Returns `false` at once when another replica holds it; otherwise
+    /// runs `duties` with a function that says whether the lease is still held, and releases the
+    /// lease when `duties` returns or the store connection holding it breaks.
+    func withSingletonLease(_ duties: @Sendable (_ stillHeld: @Sendable () async -> Bool) async throws -> Void) async throws -> Bool
+
+    /// Records that replica `id` is alive at `at` (its heartbeat).
+    func recordReplicaHeartbeat(id: String, at: Date) async throws
+
+    /// Expiry (a singleton duty): marks disconnected the clusters whose session is held by a
+    /// replica not heard from since `before`, forgets such replicas after a day, and drops
+    /// bootstrap tokens that expired a week ago. Returns the clusters marked disconnected.
+    func expireStale(before: Date, now: Date) async throws -> [String]
 }

@@ -12,58 +12,14 @@ enum SQLiteCoding {
     /// How many columns ``resourceColumns`` has.
     static let resourceColumnCount = 11
 
-    /// A resource ready to be written: user-owned metadata only, and its JSON columns.
-    struct EncodedResource: Sendable {
-        var key: ResourceKey
-        var resource: Resource
-        /// Canonical spec JSON.
-        var spec: String
-        var labels: String?
-        var annotations: String?
-    }
-
-    /// Encodes what an apply needs to compare and store. Runs outside any transaction.
-    static func encode(_ resource: Resource) throws -> EncodedResource {
-        var copy = resource
-        copy.metadata = resource.metadata.userOwned
-        let key = copy.key
-        do {
-            return EncodedResource(
-                key: key,
-                resource: copy,
-                spec: String(decoding: try copy.spec.canonicalJSON(), as: UTF8.self),
-                labels: try encodeMap(copy.metadata.labels),
-                annotations: try encodeMap(copy.metadata.annotations)
-            )
-        } catch {
-            throw StoreError(.invalidInput, "\(key) cannot be encoded as JSON: \(error); fix the resource and apply again")
-        }
-    }
-
-    /// Compact JSON with sorted keys, or `nil` when the map is absent (an empty map stays `{}`).
-    static func encodeMap(_ map: [String: String]?) throws -> String? {
-        guard let map else { return nil }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(map), as: UTF8.self)
-    }
-
     /// Seconds since 1970 as stored in REAL columns.
-    static func timestamp(_ date: Date) -> Double { date.timeIntervalSince1970 }
+    static func timestamp(_ date: Date) -> Double { StoreCoding.timestamp(date) }
 
     /// A date from a REAL column.
-    static func date(_ seconds: Double) -> Date { Date(timeIntervalSince1970: seconds) }
+    static func date(_ seconds: Double) -> Date { StoreCoding.date(seconds) }
 
     /// Decodes a kind name, or throws `.corrupt`.
-    static func kind(_ raw: String) throws -> ResourceKind {
-        guard let kind = ResourceKind(rawValue: raw) else {
-            throw StoreError(
-                .corrupt,
-                "the database holds an unknown kind \"\(raw)\"; it was written by a newer or incompatible meshrelay, upgrade meshrelay or restore a backup"
-            )
-        }
-        return kind
-    }
+    static func kind(_ raw: String) throws -> ResourceKind { try StoreCoding.kind(raw) }
 
     /// Decodes the key in columns 0...2 of `row` (kind, namespace, name).
     static func decodeKey(_ row: Row) throws -> ResourceKey {
@@ -78,24 +34,14 @@ enum SQLiteCoding {
     static func decodeResource(_ row: Row, decoder: JSONDecoder) throws -> StoredResource {
         let key = try decodeKey(row)
         do {
-            let labels: String? = try row.decode(String?.self, atIndex: 4)
-            let annotations: String? = try row.decode(String?.self, atIndex: 5)
-            let spec = try row.decode(String.self, atIndex: 6)
-            let metadata = ObjectMeta(
-                name: key.name,
-                namespace: key.namespace,
-                labels: try labels.map { try decoder.decode([String: String].self, from: Data($0.utf8)) },
-                annotations: try annotations.map { try decoder.decode([String: String].self, from: Data($0.utf8)) }
+            return try StoreCoding.resource(
+                key: key, uid: try row.decode(String.self, atIndex: 3), labels: try row.decode(String?.self, atIndex: 4),
+                annotations: try row.decode(String?.self, atIndex: 5), spec: try row.decode(String.self, atIndex: 6),
+                generation: try row.decode(Int64.self, atIndex: 7), resourceVersion: try row.decode(Int64.self, atIndex: 8),
+                createdAt: try row.decode(Double.self, atIndex: 9), updatedAt: try row.decode(Double.self, atIndex: 10), decoder: decoder
             )
-            return StoredResource(
-                resource: Resource(metadata: metadata, spec: try ResourceSpec.decode(kind: key.kind, json: Data(spec.utf8))),
-                uid: try row.decode(String.self, atIndex: 3),
-                generation: try row.decode(Int64.self, atIndex: 7),
-                resourceVersion: try row.decode(Int64.self, atIndex: 8),
-                createdAt: date(try row.decode(Double.self, atIndex: 9)),
-                updatedAt: date(try row.decode(Double.self, atIndex: 10)),
-                specJSON: spec
-            )
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError(
                 .corrupt,
@@ -133,10 +79,7 @@ enum SQLiteCoding {
                 namespace: try row.decode(String.self, atIndex: 2),
                 name: try row.decode(String.self, atIndex: 3)
             )
-            let rawState = try row.decode(String.self, atIndex: 4)
-            guard let state = ClusterResourceState(rawValue: rawState) else {
-                throw StoreError(.corrupt, "unknown state \"\(rawState)\" for \(key) in cluster \(cluster)")
-            }
+            let state = try StoreCoding.state(try row.decode(String.self, atIndex: 4), key: key, cluster: cluster)
             return ResourceStatusRecord(
                 cluster: cluster,
                 key: key,
@@ -147,7 +90,7 @@ enum SQLiteCoding {
                 updatedAt: date(try row.decode(Double.self, atIndex: 8))
             )
         } catch let error as StoreError {
-            throw StoreError(error.code, "\(error.message); upgrade meshrelay or restore a backup")
+            throw error
         } catch {
             throw StoreError(.corrupt, "a resource status row cannot be decoded: \(error); restore a backup")
         }

@@ -118,12 +118,5 @@ enum SQLiteSchema {
         )
     }
 
-    /// An SQL expression ordering rows by `ResourceKind.applyOrder` of the kind in `column`, so
-    /// that SQL results come out in ``ResourceKey`` order (kind, namespace, name).
-    static func kindOrder(_ column: String) -> String {
-        let cases = ResourceKind.allCases
-            .map { "WHEN '\($0.rawValue)' THEN \($0.applyOrder)" }
-            .joined(separator: " ")
-        return "CASE \(column) \(cases) ELSE \(ResourceKind.allCases.count) END"
-    }
+    static func kindOrder(_ column: String) -> String { StoreCoding.kindOrder(column) }
 }

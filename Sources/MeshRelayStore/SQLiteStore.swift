@@ -157,17 +157,7 @@ public final class SQLiteStore: ResourceStore {
     /// The same key twice in `resources` throws ``StoreError/Code/invalidInput`` and stores
     /// nothing. Labels and annotations compare as written: an absent map and an empty one differ.
     public func apply(_ resources: [Resource]) async throws -> ApplyResult {
-        var seen = Set<ResourceKey>()
-        seen.reserveCapacity(resources.count)
-        var encoded: [SQLiteCoding.EncodedResource] = []
-        encoded.reserveCapacity(resources.count)
-        for resource in resources {
-            let item = try SQLiteCoding.encode(resource)
-            guard seen.insert(item.key).inserted else {
-                throw StoreError(.invalidInput, "\(item.key) appears more than once in one apply; keep one document per resource")
-            }
-            encoded.append(item)
-        }
+        let encoded = try StoreCoding.encodeBatch(resources)
         let timestamp = SQLiteCoding.timestamp(now())
         let input = encoded
 
@@ -388,6 +378,20 @@ public final class SQLiteStore: ResourceStore {
         }
     }
 
+    /// Marks a cluster disconnected if `server` still holds its record.
+    @discardableResult
+    public func markDisconnected(cluster: String, server: String, at: Date) async throws -> Bool {
+        try await perform("saving cluster status") {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "UPDATE cluster_status SET connected = 0, last_seen = ?, updated_at = ? WHERE cluster = ? AND server IS ?",
+                    arguments: [SQLiteCoding.timestamp(at), SQLiteCoding.timestamp(at), cluster, server]
+                )
+                return db.changesCount > 0
+            }
+        }
+    }
+
     /// Creates or replaces per-resource status rows, all in one transaction.
     ///
     /// Rows for resources that are not stored (deleted before the agent's report arrived) are
@@ -450,19 +454,9 @@ public final class SQLiteStore: ResourceStore {
 
     // MARK: - Transactions
 
-    /// What an apply found stored under one key.
-    private struct Existing {
-        var uid: String
-        var labels: String?
-        var annotations: String?
-        var spec: String
-        var generation: Int64
-        var resourceVersion: Int64
-    }
-
     /// The body of the apply transaction. Returns the result and how many resources changed.
     private static func apply(
-        _ input: [SQLiteCoding.EncodedResource], at timestamp: Double, _ db: Database
+        _ input: [StoreCoding.EncodedResource], at timestamp: Double, _ db: Database
     ) throws -> (result: ApplyResult, changed: Int) {
         let current = try readMeta(db, SQLiteSchema.MetaKey.revision)
         let next = current + 1
@@ -475,38 +469,18 @@ public final class SQLiteStore: ResourceStore {
                 FROM resources WHERE kind = ? AND namespace = ? AND name = ?
                 """
         )
-        var plans: [(item: SQLiteCoding.EncodedResource, existing: Existing?, outcome: ApplyOutcome)] = []
-        plans.reserveCapacity(input.count)
-        var changed = 0
-        for item in input {
-            let existing = try Row.fetchOne(select, arguments: [item.key.kind.rawValue, item.key.namespace, item.key.name])
-                .map { row in
-                    Existing(
-                        uid: try row.decode(String.self, atIndex: 0),
-                        labels: try row.decode(String?.self, atIndex: 1),
-                        annotations: try row.decode(String?.self, atIndex: 2),
-                        spec: try row.decode(String.self, atIndex: 3),
-                        generation: try row.decode(Int64.self, atIndex: 4),
-                        resourceVersion: try row.decode(Int64.self, atIndex: 5)
-                    )
-                }
-            let outcome: ApplyOutcome
-            if let existing {
-                if existing.spec == item.spec && existing.labels == item.labels && existing.annotations == item.annotations {
-                    outcome = ApplyOutcome(
-                        key: item.key, action: .unchanged, generation: existing.generation, resourceVersion: existing.resourceVersion
-                    )
-                } else {
-                    let generation = existing.spec == item.spec ? existing.generation : existing.generation + 1
-                    outcome = ApplyOutcome(key: item.key, action: .configured, generation: generation, resourceVersion: next)
-                    changed += 1
-                }
-            } else {
-                outcome = ApplyOutcome(key: item.key, action: .created, generation: 1, resourceVersion: next)
-                changed += 1
+        let (plans, changed) = try StoreCoding.plan(input, existing: { key in
+            try Row.fetchOne(select, arguments: [key.kind.rawValue, key.namespace, key.name]).map { row in
+                StoreCoding.Existing(
+                    uid: try row.decode(String.self, atIndex: 0),
+                    labels: try row.decode(String?.self, atIndex: 1),
+                    annotations: try row.decode(String?.self, atIndex: 2),
+                    spec: try row.decode(String.self, atIndex: 3),
+                    generation: try row.decode(Int64.self, atIndex: 4),
+                    resourceVersion: try row.decode(Int64.self, atIndex: 5)
+                )
             }
-            plans.append((item, existing, outcome))
-        }
+        }, next: next)
         guard changed > 0 else {
             return (ApplyResult(revision: current, outcomes: plans.map(\.outcome)), 0)
         }

@@ -2,13 +2,13 @@ import Foundation
 import MeshRelayStore
 import Testing
 
-/// Bootstrap tokens in a real SQLite file: redeemed once, for their cluster, before they expire.
+/// Bootstrap tokens in both stores (a real SQLite file, a real PostgreSQL): redeemed once, for their cluster, before they expire.
 @Suite struct BootstrapTokenStoreTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    @Test func aTokenIsRedeemedOnceForItsClusterBeforeItExpires() async throws {
-        try await withTemporaryDirectory { directory in
-            let store = try openStore(in: directory)
+    @Test(arguments: StoreBackend.allCases) func aTokenIsRedeemedOnceForItsClusterBeforeItExpires(_ backend: StoreBackend) async throws {
+        try await withStoreSite(backend) { site in
+            let store = try await site.open()
             try await store.saveBootstrapToken(BootstrapTokenRecord(hash: "aa", cluster: "cluster-1", createdAt: Self.now, expiresAt: Self.now + 3600))
             try await store.saveBootstrapToken(BootstrapTokenRecord(hash: "bb", cluster: "cluster-1", createdAt: Self.now, expiresAt: Self.now + 60))
             #expect(try await !store.redeemBootstrapToken(hash: "aa", cluster: "cluster-2", now: Self.now), "another cluster")
@@ -18,14 +18,14 @@ import Testing
             #expect(try await !store.redeemBootstrapToken(hash: "aa", cluster: "cluster-1", now: Self.now), "used")
 
             // The use survives a restart: the same file, a new store.
-            let reopened = try openStore(in: directory)
+            let reopened = try await site.open()
             #expect(try await !reopened.redeemBootstrapToken(hash: "aa", cluster: "cluster-1", now: Self.now))
             #expect(try await reopened.redeemBootstrapToken(hash: "bb", cluster: "cluster-1", now: Self.now + 30))
         }
     }
 
-    @Test func concurrentRedemptionsOfOneTokenSucceedOnce() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreBackend.allCases) func concurrentRedemptionsOfOneTokenSucceedOnce(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
             try await store.saveBootstrapToken(BootstrapTokenRecord(hash: "cc", cluster: "c", createdAt: Self.now, expiresAt: Self.now + 3600))
             let successes = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<20 { group.addTask { try await store.redeemBootstrapToken(hash: "cc", cluster: "c", now: Self.now) } }

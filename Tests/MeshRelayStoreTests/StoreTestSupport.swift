@@ -2,7 +2,63 @@ import Foundation
 import Logging
 import MeshRelayModel
 import MeshRelayStore
+import MeshRelayTesting
 import Synchronization
+import Testing
+
+/// The two store implementations the conformance suite runs against.
+enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    /// A real SQLite file in a temp dir.
+    case sqlite
+    /// A real PostgreSQL server started for the test (MeshRelayTesting.PostgresServer).
+    case postgres
+
+    var testDescription: String { rawValue }
+}
+
+/// Where one test's store lives: open it as often as the test needs (a reopen is a restart).
+struct StoreSite: Sendable {
+    let backend: StoreBackend
+    let directory: URL
+    let postgres: PostgresServer?
+    let clock: TestClock
+
+    func open() async throws -> any ResourceStore {
+        switch backend {
+        case .sqlite:
+            return try openStore(in: directory, clock: clock)
+        case .postgres:
+            guard let postgres else { throw HarnessFailure("no PostgreSQL server for this site") }
+            let clock = self.clock
+            return try await PostgresStore.open(try PostgresLocation(url: postgres.url()), logger: testLogger, now: { clock.now })
+        }
+    }
+}
+
+/// A fresh site of `backend` (a temp dir; for PostgreSQL also a server of its own, stopped
+/// and removed afterwards).
+func withStoreSite<T>(_ backend: StoreBackend, clock: TestClock = TestClock(), _ body: (StoreSite) async throws -> T) async throws -> T {
+    try await withTemporaryDirectory { directory in
+        let postgres = backend == .postgres ? try PostgresServer.start() : nil
+        defer { postgres?.remove() }
+        return try await body(StoreSite(backend: backend, directory: directory, postgres: postgres, clock: clock))
+    }
+}
+
+/// Opens a store of `backend` on a fresh site, runs `body`, then closes it.
+func withStore<T>(_ backend: StoreBackend, clock: TestClock = TestClock(), _ body: (any ResourceStore) async throws -> T) async throws -> T {
+    try await withStoreSite(backend, clock: clock) { site in
+        let store = try await site.open()
+        defer { closeStore(store) }
+        return try await body(store)
+    }
+}
+
+/// Closes either kind of store.
+func closeStore(_ store: any ResourceStore) {
+    if let store = store as? SQLiteStore { try? store.close() }
+    if let store = store as? PostgresStore { store.close() }
+}
 
 /// A fresh directory under the system temp dir, removed when `body` returns or throws.
 func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
@@ -11,15 +67,6 @@ func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> 
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     return try await body(directory)
-}
-
-/// Opens a store on a fresh file, runs `body`, then closes the store and removes the file.
-func withStore<T>(clock: TestClock = TestClock(), _ body: (SQLiteStore) async throws -> T) async throws -> T {
-    try await withTemporaryDirectory { directory in
-        let store = try openStore(in: directory, clock: clock)
-        defer { try? store.close() }
-        return try await body(store)
-    }
 }
 
 /// Opens (or reopens) the store file in `directory`.
