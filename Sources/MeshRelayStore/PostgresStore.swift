@@ -570,13 +570,14 @@ public final class PostgresStore: SharedStore {
             let acquired = try await collect(connection.query("SELECT pg_try_advisory_lock(\(lock))", logger: logger), as: Bool.self)
             guard acquired.first == true else { return false }
             let stillHeld: @Sendable () async -> Bool = {
-                // The lock lives as long as this session: a query that still runs on it proves both.
-                (try? await collect(
-                    connection.query(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted",
-                        logger: logger
-                    ), as: Int64.self
-                ).first ?? 0) ?? 0 > 0
+                // A session-level advisory lock lives as long as its session, and this code only
+                // unlocks it at the end: a query that still runs on the session proves the lock.
+                do {
+                    return try await collect(connection.query("SELECT 1", logger: logger), as: Int32.self) == [1]
+                } catch {
+                    logger.warning("the singleton lease's connection broke; this replica stops its singleton duties", metadata: ["error": "\(Self.describe(error))"])
+                    return false
+                }
             }
             do {
                 try await duties(stillHeld)
@@ -677,7 +678,11 @@ public final class PostgresStore: SharedStore {
         let known = PostgresSchema.migrations.map(\.id)
         let location = self.location
         try await perform("migrating the schema", timeout: .seconds(120)) { [client] in
-            try await client.query(PostgresQuery(unsafeSQL: PostgresSchema.createMigrationsTable), logger: logger)
+            // Under the lock too: two replicas creating the table at once collide in the catalog.
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: PostgresSchema.createMigrationsTable), logger: logger)
+            }
             var applied: [String] = []
             for migration in PostgresSchema.migrations {
                 let ran = try await client.withTransaction(logger: logger) { connection -> Bool in

@@ -371,6 +371,21 @@ struct ListAndStatusTests {
         }
     }
 
+    @Test(arguments: StoreBackend.allCases) func aReplicaMarksDisconnectedOnlyTheSessionsItHolds(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            let at = Date(timeIntervalSince1970: 1_800_000_100)
+            try await store.saveClusterStatus(ClusterStatusRecord(cluster: "c1", connected: true, server: "replica-b", updatedAt: at))
+            // replica-a noticed its old session of c1 ended after the agent had moved to replica-b.
+            #expect(try await store.markDisconnected(cluster: "c1", server: "replica-a", at: at + 5) == false)
+            #expect(try await store.clusterStatuses().first?.connected == true)
+            #expect(try await store.markDisconnected(cluster: "c1", server: "replica-b", at: at + 5))
+            let record = try #require(try await store.clusterStatuses().first)
+            #expect(!record.connected)
+            #expect(record.lastSeen == at + 5)
+            #expect(try await store.markDisconnected(cluster: "nobody", server: "replica-b", at: at) == false)
+        }
+    }
+
     @Test(arguments: StoreBackend.allCases) func clusterStatusIsReplacedAndListedByName(_ backend: StoreBackend) async throws {
         try await withStore(backend) { store in
             let seen = Date(timeIntervalSince1970: 1_800_000_100)
