@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MeshRelayServer
+import MeshRelayStore
 
 /// `HOST:PORT` or `[IPv6]:PORT`.
 struct ListenAddress: ExpressibleByArgument, Sendable, CustomStringConvertible {
@@ -42,7 +43,7 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable {
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Run the management server (HTTP API on the embedded SQLite store; agents' relay).",
+        abstract: "Run the management server (HTTP API on the embedded SQLite store or a shared PostgreSQL; agents' relay).",
         discussion: "Stops gracefully on SIGTERM or SIGINT. Creates DATA_DIR/admin.token (0600) on first start."
     )
 
@@ -96,6 +97,27 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("changelog-retention"), help: "Revisions of change log kept for agents' delta resync.")
     var changelogRetention: Int64 = 100_000
 
+    @Option(
+        name: .customLong("store"),
+        help: "sqlite (the file DATA_DIR/meshrelay.db, one server) or postgres://USER@HOST:PORT/DATABASE[?sslmode=disable|prefer|require] (several replicas share it). Default: $MESHRELAY_STORE, else sqlite."
+    )
+    var store: String?
+
+    @Option(name: .customLong("store-password-file"), help: "A file holding the PostgreSQL password (default: the URL's, else $PGPASSWORD).")
+    var storePasswordFile: String?
+
+    @Option(name: .customLong("store-timeout"), help: "Seconds one PostgreSQL call may take before it fails (the API answers 503, /readyz fails).")
+    var storeTimeout: Double = 5
+
+    @Option(name: .customLong("store-poll-interval"), help: "Seconds between reads of the shared store's revision (a missed notification waits at most this long).")
+    var storePollInterval: Double = 1
+
+    @Option(name: .customLong("replica-id"), help: "This server's name among the replicas of a shared store (default: HOSTNAME/PID).")
+    var replicaID: String?
+
+    @Option(name: .customLong("replica-heartbeat-interval"), help: "Seconds between a replica's heartbeats; another replica expires its sessions after 3 missed ones.")
+    var replicaHeartbeatInterval: Double = 5
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -116,8 +138,45 @@ struct ServerCommand: AsyncParsableCommand {
             ("idle-timeout", "\(idleTimeout)"), ("api-tls", "\(apiTLS)"), ("agent-cert-days", "\(agentCertDays)"),
             ("heartbeat-interval", "\(heartbeatInterval)"), ("handshake-timeout", "\(handshakeTimeout)"), ("drain-timeout", "\(drainTimeout)"),
             ("token-file", tokenFile ?? ""), ("max-body-bytes", "\(maxBodyBytes)"), ("changelog-retention", "\(changelogRetention)"),
+            ("store", effectiveStore), ("store-password-file", storePasswordFile ?? ""), ("store-timeout", "\(storeTimeout)"),
+            ("store-poll-interval", "\(storePollInterval)"), ("replica-id", replicaID ?? ""),
+            ("replica-heartbeat-interval", "\(replicaHeartbeatInterval)"),
             ("log-level", logLevel), ("log-format", logFormat.rawValue),
         ]
+    }
+
+    /// `--store`, else `$MESHRELAY_STORE`, else `sqlite`.
+    var effectiveStore: String {
+        if let store, !store.isEmpty { return store }
+        if let environment = ProcessInfo.processInfo.environment["MESHRELAY_STORE"], !environment.isEmpty { return environment }
+        return "sqlite"
+    }
+
+    /// The PostgreSQL location of the effective store (password from the URL, the file, or
+    /// `$PGPASSWORD`), or nil for SQLite.
+    func postgresLocation(readingPassword: Bool) throws -> PostgresLocation? {
+        let value = effectiveStore
+        if value == "sqlite" { return nil }
+        guard PostgresLocation.isPostgresURL(value) else {
+            throw ValidationError("--store \(value) is neither sqlite nor a postgres:// URL")
+        }
+        var location: PostgresLocation
+        do {
+            location = try PostgresLocation(url: value)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        guard readingPassword, location.password == nil else { return location }
+        if let storePasswordFile {
+            do {
+                location.password = try String(contentsOfFile: storePasswordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw ValidationError("--store-password-file \(storePasswordFile) cannot be read: \(error.localizedDescription)")
+            }
+        } else if let environment = ProcessInfo.processInfo.environment["PGPASSWORD"], !environment.isEmpty {
+            location.password = environment
+        }
+        return location
     }
 
     func validate() throws {
@@ -132,6 +191,11 @@ struct ServerCommand: AsyncParsableCommand {
         if !(1...3650).contains(agentCertDays) { throw ValidationError("--agent-cert-days must be between 1 and 3650") }
         if !(1...100_000).contains(maxConnectionsPerSource) { throw ValidationError("--max-connections-per-source must be between 1 and 100000") }
         if !(0.1...86_400).contains(idleTimeout) { throw ValidationError("--idle-timeout must be between 0.1 and 86400 seconds") }
+        _ = try postgresLocation(readingPassword: false)
+        if !(0.1...600).contains(storeTimeout) { throw ValidationError("--store-timeout must be between 0.1 and 600 seconds") }
+        if !(0.05...3600).contains(storePollInterval) { throw ValidationError("--store-poll-interval must be between 0.05 and 3600 seconds") }
+        if !(0.1...3600).contains(replicaHeartbeatInterval) { throw ValidationError("--replica-heartbeat-interval must be between 0.1 and 3600 seconds") }
+        if let replicaID, replicaID.isEmpty || replicaID.count > 253 { throw ValidationError("--replica-id must have 1 to 253 characters") }
         if apiTLS && certsDir == nil { throw ValidationError("--api-tls needs --certs-dir DIR (server.crt, server.key)") }
         if enrollListen != nil {
             guard let certsDir else { throw ValidationError("--enroll-listen needs --certs-dir DIR with ca.crt, ca.key, server.crt, server.key") }
@@ -165,9 +229,19 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.apiTLS = apiTLS
         configuration.maximumConnectionsPerSource = maxConnectionsPerSource
         configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        configuration.postgres = try postgresLocation(readingPassword: true)
+        configuration.storeTimeout = .milliseconds(Int64(storeTimeout * 1000))
+        configuration.storePollInterval = .milliseconds(Int64(storePollInterval * 1000))
+        configuration.replicaID = replicaID
+        configuration.replicaHeartbeatInterval = .milliseconds(Int64(replicaHeartbeatInterval * 1000))
+        if configuration.postgres != nil && tokenFile == nil {
+            logger.notice("with a shared store every replica needs the same admin token: pass --token-file (e.g. a mounted Secret); this replica uses \(configuration.effectiveTokenFile)")
+        }
         do {
             try await ManagementServer(configuration: configuration, logger: logger).run()
         } catch let error as ServerError {
+            throw CLIError.refused("meshrelay server: \(error.message)")
+        } catch let error as StoreError {
             throw CLIError.refused("meshrelay server: \(error.message)")
         }
     }

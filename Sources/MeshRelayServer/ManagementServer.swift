@@ -36,12 +36,24 @@ public struct ManagementServer: Sendable {
             throw ServerError(.configuration, "cannot create the data directory \(configuration.dataDirectory): \(error)")
         }
         let token = try AdminToken.load(path: configuration.effectiveTokenFile, createIfMissing: configuration.tokenFile == nil)
-        let store = try SQLiteStore(path: configuration.databasePath, logger: logger)
+        let store: any ResourceStore
+        var shared: (any SharedStore)?
+        if let location = configuration.postgres {
+            let postgres = try await PostgresStore.open(location, logger: logger, operationTimeout: configuration.storeTimeout)
+            store = postgres
+            shared = postgres
+        } else {
+            store = try SQLiteStore(path: configuration.databasePath, logger: logger)
+        }
         let registry = PrometheusCollectorRegistry()
         let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))
         metrics.revision.record(try await store.revision())
 
-        let serverID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+        let serverID = configuration.effectiveReplicaID
+        if let shared {
+            // Alive in the store before any session is accepted: expiry spares this replica's.
+            try await shared.recordReplicaHeartbeat(id: serverID, at: Date())
+        }
         let events = EventLog()
         let hub = RelayHub(store: store, serverID: serverID, logger: logger, metrics: metrics, events: events)
         var api = APIRouter(
@@ -79,7 +91,8 @@ public struct ManagementServer: Sendable {
                 logger.info(
                     "meshrelay server ready",
                     metadata: [
-                        "api.address": "\(configuration.apiHost):\(port)", "api.tls": "\(configuration.apiTLS)", "store.path": "\(configuration.databasePath)",
+                        "api.address": "\(configuration.apiHost):\(port)", "api.tls": "\(configuration.apiTLS)",
+                        "store": "\(configuration.postgres.map { "\($0)" } ?? configuration.databasePath)", "replica": "\(serverID)",
                         "token.file": "\(configuration.effectiveTokenFile)",
                     ]
                 )
@@ -87,10 +100,27 @@ public struct ManagementServer: Sendable {
             },
             logger: logger
         )
-        let compaction = CompactionService(
-            store: store, retention: configuration.changeLogRetention, interval: configuration.compactionInterval, logger: logger
-        )
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: compaction)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        if let shared {
+            // Compaction is a singleton duty of one replica; the others hear of its writes.
+            services.append(
+                .init(
+                    service: ReplicaService(
+                        store: shared, hub: hub, replicaID: serverID, pollInterval: configuration.storePollInterval,
+                        heartbeatInterval: configuration.replicaHeartbeatInterval, retention: configuration.changeLogRetention,
+                        compactionInterval: configuration.compactionInterval, logger: logger
+                    )
+                )
+            )
+        } else {
+            services.append(
+                .init(
+                    service: CompactionService(
+                        store: store, retention: configuration.changeLogRetention, interval: configuration.compactionInterval, logger: logger
+                    )
+                )
+            )
+        }
         if let certificates = configuration.certificatesDirectory {
             var relayConfiguration = RelayListenerConfiguration(
                 host: configuration.relayHost, port: configuration.relayPort, certificatesDirectory: certificates, serverID: serverID,

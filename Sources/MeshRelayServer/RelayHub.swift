@@ -60,6 +60,9 @@ public final class RelayHub: Service, Sendable {
     /// Tells the hub that the store changed (after an API write that committed `revision`).
     public func storeChanged(revision: Int64) {
         state.withLock { state in
+            // Another replica's revision can be announced more than once (notification, poll):
+            // its commit time is when this replica first heard of it.
+            guard state.commits[revision] == nil, state.views.map({ $0.revision < revision }) ?? true else { return }
             state.commits[revision] = ContinuousClock.now
             if state.commits.count > Self.rememberedCommits, let oldest = state.commits.keys.min() {
                 state.commits[oldest] = nil
@@ -249,11 +252,13 @@ public final class RelayHub: Service, Sendable {
                         try await store.saveClusterStatus(current)
                     }
                 case .disconnected(let cluster):
-                    var current = record ?? ClusterStatusRecord(cluster: cluster, connected: false, updatedAt: Date())
-                    current.connected = false
-                    current.lastSeen = Date()
-                    current.updatedAt = Date()
-                    try await store.saveClusterStatus(current)
+                    // A newer session of the cluster, here or on another replica, owns the record.
+                    if state.withLock({ $0.sessions.values.contains { $0.cluster == cluster } }) { break }
+                    if record == nil {
+                        try await store.saveClusterStatus(ClusterStatusRecord(cluster: cluster, connected: false, lastSeen: Date(), server: serverID, updatedAt: Date()))
+                    } else {
+                        try await store.markDisconnected(cluster: cluster, server: serverID, at: Date())
+                    }
                 }
             } catch {
                 logger.warning("cannot record agent status", metadata: ["error": "\(error)"])

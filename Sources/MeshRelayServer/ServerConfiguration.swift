@@ -1,4 +1,5 @@
-import Foundation
+public import Foundation
+public import MeshRelayStore
 
 /// Everything `meshrelay server` needs to start.
 public struct ServerConfiguration: Sendable {
@@ -40,6 +41,18 @@ public struct ServerConfiguration: Sendable {
     public var apiTLS: Bool = false
     /// Validity of the certificates enrolment issues to agents.
     public var agentCertificateDays: Int = 90
+    /// The shared PostgreSQL store (several replicas); nil = the embedded SQLite file in
+    /// ``dataDirectory``.
+    public var postgres: PostgresLocation?
+    /// The most one store call may take before it fails (PostgreSQL; the API answers 503).
+    public var storeTimeout: Duration = .seconds(5)
+    /// How often a replica reads the store's revision, whatever the notifications did.
+    public var storePollInterval: Duration = .seconds(1)
+    /// This replica's name in the store (cluster records' `server`); default host/pid.
+    public var replicaID: String?
+    /// How often a replica records that it is alive; its sessions are expired by another
+    /// replica after 3 intervals of silence.
+    public var replicaHeartbeatInterval: Duration = .seconds(5)
 
     public init(
         dataDirectory: String = "./meshrelay-data",
@@ -69,6 +82,11 @@ public struct ServerConfiguration: Sendable {
         self.maximumRequestBodyBytes = maximumRequestBodyBytes
         self.changeLogRetention = changeLogRetention
         self.compactionInterval = compactionInterval
+    }
+
+    /// The replica name in effect.
+    public var effectiveReplicaID: String {
+        replicaID ?? "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
     }
 
     /// The SQLite file inside the data directory.
