@@ -1,0 +1,218 @@
+import Foundation
+import MeshRelayModel
+import MeshRelayTesting
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The failover drills of docs/drills.md: real `meshrelay` replicas on a real PostgreSQL
+/// started by the drill, real agents, a real Envoy where traffic is claimed. Each prints its
+/// figures (`drill …:`) for the doc.
+@Suite("Drills: high availability on PostgreSQL", .serialized)
+struct HADrillTests {
+    /// A python http.server standing in for the internet.
+    static func upstream(_ directory: String) throws -> (ChildProcess, Int) {
+        let port = try freePort()
+        try FileManager.default.createDirectory(atPath: directory + "/www", withIntermediateDirectories: true)
+        try "hello from upstream\n".write(toFile: directory + "/www/index.html", atomically: true, encoding: .utf8)
+        let process = try ChildProcess(
+            name: "upstream", executable: "/usr/bin/env",
+            arguments: ["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", directory + "/www"],
+            logPath: directory + "/upstream.log"
+        )
+        return (process, port)
+    }
+
+    /// www.google.com through the ExternalEndpoint `google-www` to the upstream.
+    static func routedGoogle(upstreamPort: Int) -> String {
+        SeedManifests.stream([
+            GuideManifests.pinned(SeedManifests.google, to: "www"),
+            GuideManifests.endpoint("google-www", namespace: "global", label: "www", port: upstreamPort),
+        ])
+    }
+
+    // MARK: - 1. Server SIGKILL during a stream of writes
+
+    /// 1,000 API writes to replica A, which is SIGKILLed after 300 acknowledgements; the rest go
+    /// to replica B. Every acknowledged write is stored and reaches both agents (one connected
+    /// to A first, one to B); Envoy, whose agent was on A, keeps routing while A is down.
+    @Test func aServerKilledDuringAStreamOfWritesLosesNoAcknowledgedWrite() async throws {
+        let envoy = try envoyBinary()
+        let ha = try await HAReplicas.start(clusters: ["cluster-1", "cluster-2"])
+        defer { ha.stop() }
+        let (upstream, upstreamPort) = try Self.upstream(ha.directory)
+        defer { upstream.stop() }
+        #expect(ha.post(0, Self.routedGoogle(upstreamPort: upstreamPort)) == 200)
+
+        let gateway = try EgressGatewayTests.Gateway(cluster: "cluster-1", directory: ha.directory, envoy: envoy)
+        let agent1 = try ha.agent("cluster-1", order: [0, 1], extraArguments: gateway.arguments)
+        let agent2 = try ha.agent("cluster-2", order: [1, 0])
+        defer {
+            _ = agent1.terminate()
+            _ = agent2.terminate()
+        }
+        #expect(await gateway.answers("200", host: "www.google.com"), "agent log:\n\(agent1.log.text)")
+        #expect(await waitUntil { agent2.heldNames().contains("google") })
+
+        let total = 1000
+        let acknowledged = Mutex<[String]>([])
+        let writer = Task.detached {
+            var target = 0
+            var failedOnA = 0
+            for index in 0..<total {
+                let name = "w\(index)"
+                var code = ha.post(target, drillService(name))
+                if code == nil && target == 0 {
+                    // A is gone: this write's fate is unknown (not acknowledged); go on with B.
+                    failedOnA += 1
+                    target = 1
+                    code = ha.post(target, drillService(name))
+                }
+                if code == 200 { acknowledged.withLock { $0.append(name) } }
+            }
+            return failedOnA
+        }
+        #expect(await waitUntil(timeout: .seconds(120)) { acknowledged.withLock { $0.count } >= 300 })
+        let killedAt = Date()
+        ha.replicas[0].kill9()
+        // While A is down and before agent-1 moved, Envoy keeps routing what it has.
+        var routedWhileDown = 0
+        for _ in 0..<20 where EgressGatewayTests.request(gateway.egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 200") {
+            routedWhileDown += 1
+        }
+        #expect(routedWhileDown == 20, "Envoy must keep routing while its server is down")
+        _ = await writer.value
+        let lastWrite = Date()
+        let acked = Set(acknowledged.withLock { $0 })
+        #expect(acked.count >= total - 2, "almost every write is acknowledged (one in flight at the kill may not be)")
+
+        let listed = try await ha.meshrelay(1, ["get", "externalservices", "-n", "global", "-o", "json"])
+        let list = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any]
+        let stored = Set((list?["items"] as? [[String: Any]] ?? []).compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String })
+        #expect(stored.count > 0, "\(listed.stderr)")
+        let lost = acked.subtracting(stored)
+        #expect(lost.isEmpty, "acknowledged but not stored: \(lost.sorted().prefix(10))")
+        let expected = acked.union(["google"])
+        let converged = await waitUntil(timeout: .seconds(120)) { agent1.heldNames().isSuperset(of: expected) && agent2.heldNames().isSuperset(of: expected) }
+        #expect(converged, "agents hold every acknowledged write")
+        let convergedAfter = Date().timeIntervalSince(lastWrite)
+        let writesAfterKill = lastWrite.timeIntervalSince(killedAt)
+        #expect(EgressGatewayTests.request(gateway.egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 200"))
+        print("drill kill-during-writes: \(acked.count)/\(total) acknowledged, \(lost.count) lost, the \(total - 300)-odd writes after the kill took \(String(format: "%.1f", writesAfterKill)) s through replica-b, agents held all \(String(format: "%.1f", convergedAfter)) s after the last, Envoy routed \(routedWhileDown)/20 during the outage")
+    }
+
+    // MARK: - 2. Replica failover
+
+    /// Five agents on replica A; A is SIGKILLed; every agent reaches B within the backoff bound,
+    /// and writes through B reach them.
+    @Test func agentsOfAKilledReplicaReachTheOtherWithinTheBackoffBound() async throws {
+        let clusters = (1...5).map { "cluster-\($0)" }
+        let ha = try await HAReplicas.start(clusters: clusters)
+        defer { ha.stop() }
+        let agents = try clusters.map { try ha.agent($0, order: [0, 1]) }
+        defer { for agent in agents { _ = agent.terminate() } }
+        #expect(await waitUntil(timeout: .seconds(60)) { agents.allSatisfy { $0.heldNames() == ["google"] } })
+        #expect(await waitUntil { logEntries(ha.replicas[0].log.text, message: "agent connected").count == clusters.count })
+
+        let killed = Date()
+        ha.replicas[0].kill9()
+        let moved = await waitUntil(timeout: .seconds(30)) { logEntries(ha.replicas[1].log.text, message: "agent connected").count == clusters.count }
+        #expect(moved, "replica-b log:\n\(ha.replicas[1].log.text)")
+        let times = loggedTimes(logEntries(ha.replicas[1].log.text, message: "agent connected")).map { $0.timeIntervalSince(killed) }.sorted()
+        // Bound: the first reconnect is drawn from 0…0.2 s (full jitter), then TLS and HELLO.
+        let worst = times.last ?? 99
+        #expect(worst < 3, "every agent on replica-b within 3 s of the kill (\(times))")
+
+        #expect(ha.post(1, drillService("after-failover")) == 200)
+        #expect(await waitUntil(timeout: .seconds(30)) { agents.allSatisfy { $0.heldNames() == ["google", "after-failover"] } })
+        let statuses = try await ha.meshrelay(1, ["status", "-o", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(statuses.stdout.utf8)) as? [String: Any]
+        let connected = (object?["clusters"] as? [[String: Any]] ?? []).filter { $0["connected"] as? Bool == true }.count
+        #expect(connected == clusters.count)
+        print("drill replica-failover: \(clusters.count) agents on replica-b \(times.map { String(format: "%.2f", $0) }.joined(separator: ", ")) s after the kill")
+    }
+
+    // MARK: - 3. PostgreSQL restart under load
+
+    /// PostgreSQL stops while writes keep coming: both replicas turn not-ready and refuse writes
+    /// with 503; PostgreSQL back, they recover without a restart, and a write through either
+    /// reaches the agent.
+    @Test func aPostgreSQLRestartMakesReplicasNotReadyThenTheyRecoverWithoutRestart() async throws {
+        let ha = try await HAReplicas.start(clusters: ["cluster-1"], extraArguments: ["--store-timeout", "2"])
+        defer { ha.stop() }
+        let agent = try ha.agent("cluster-1", order: [0, 1])
+        defer { _ = agent.terminate() }
+        #expect(await waitUntil { agent.heldNames() == ["google"] })
+        #expect(ha.readyz(0) == 200 && ha.readyz(1) == 200)
+
+        ha.postgres.stop(mode: "fast")
+        let stopped = Date()
+        #expect(await waitUntil(timeout: .seconds(30)) { ha.readyz(0) == 503 && ha.readyz(1) == 503 }, "not ready without the store")
+        let notReadyAfter = Date().timeIntervalSince(stopped)
+        var refused: [Int?] = []
+        for index in 0..<6 { refused.append(ha.post(index % 2, drillService("during-\(index)"))) }
+        #expect(refused.allSatisfy { $0 == 503 }, "writes refused with 503: \(refused)")
+
+        try ha.postgres.startProcess()
+        let restarted = Date()
+        #expect(await waitUntil(timeout: .seconds(60)) { ha.readyz(0) == 200 && ha.readyz(1) == 200 }, "ready again without a restart")
+        let readyAfter = Date().timeIntervalSince(restarted)
+        #expect(await waitUntil(timeout: .seconds(30)) { ha.post(1, drillService("after-restart")) == 200 })
+        #expect(await waitUntil(timeout: .seconds(60)) { agent.heldNames() == ["google", "after-restart"] }, "agent log:\n\(agent.log.text)")
+        #expect(ha.replicas.allSatisfy { $0.process.isRunning })
+        print("drill postgres-restart: not ready \(String(format: "%.1f", notReadyAfter)) s after the stop, \(refused.count) writes refused with 503, ready \(String(format: "%.1f", readyAfter)) s after the start, no replica restarted")
+    }
+
+    // MARK: - 4. Partition
+
+    /// The agent↔replica connection is blackholed (iptables DROP both ways on the relay port):
+    /// both sides detect it within 3 heartbeats, the agent keeps its configuration, and healing
+    /// resyncs only the difference.
+    @Test(.enabled(if: getuid() == 0, "needs root (CAP_NET_ADMIN) for iptables"))
+    func aPartitionIsDetectedWithinThreeHeartbeatsAndHealingSendsOnlyTheDifference() async throws {
+        try #require(Blackhole.available, "iptables is not installed (apt-get install iptables; .ci/run does)")
+        let ha = try await HAReplicas.start(count: 1, clusters: ["cluster-1"])
+        defer { ha.stop() }
+        for index in 0..<20 { #expect(ha.post(0, drillService("base-\(index)")) == 200) }
+        let agent = try ha.agent("cluster-1", order: [0])
+        defer { _ = agent.terminate() }
+        let base = Set((0..<20).map { "base-\($0)" } + ["google"])
+        #expect(await waitUntil { agent.heldNames() == base })
+
+        let blackhole = Blackhole(port: ha.relayPorts[0])
+        try blackhole.start()
+        defer { blackhole.heal() }
+        let cut = Date()
+        let agentDetected = await waitUntil(timeout: .seconds(20)) {
+            !logEntries(agent.log.text, message: "closing the connection", fields: ["relay.code": "heartbeatTimeout"]).isEmpty
+        }
+        let serverDetected = await waitUntil(timeout: .seconds(20)) {
+            !logEntries(ha.replicas[0].log.text, message: "relay session closing", fields: ["relay.code": "heartbeatTimeout"]).isEmpty
+        }
+        #expect(agentDetected && serverDetected, "agent log:\n\(agent.log.text)")
+        let agentAfter = loggedTimes(logEntries(agent.log.text, message: "closing the connection", fields: ["relay.code": "heartbeatTimeout"])).first?.timeIntervalSince(cut) ?? 99
+        let serverAfter = loggedTimes(logEntries(ha.replicas[0].log.text, message: "relay session closing", fields: ["relay.code": "heartbeatTimeout"])).first?.timeIntervalSince(cut) ?? 99
+        let bound = 3 * HAReplicas.heartbeat + 1.5
+        #expect(agentAfter <= bound && serverAfter <= bound, "detected after \(agentAfter) s (agent), \(serverAfter) s (server)")
+
+        // While cut off: one change, one new resource; the agent keeps what it had.
+        #expect(ha.post(0, drillService("during-partition")) == 200)
+        #expect(ha.post(0, SeedManifests.externalService(name: "base-0", host: "changed.example.com")) == 200)
+        try await Task.sleep(for: .seconds(2))
+        #expect(agent.heldNames() == base, "the agent keeps its configuration during the partition")
+        let appliedBefore = logEntries(agent.log.text, message: "update applied").count
+
+        blackhole.heal()
+        let healed = Date()
+        #expect(await waitUntil(timeout: .seconds(30)) { agent.heldNames() == base.union(["during-partition"]) }, "agent log:\n\(agent.log.text)")
+        let resynced = Date().timeIntervalSince(healed)
+        #expect(await waitUntil { logEntries(agent.log.text, message: "update applied").count > appliedBefore })
+        let after = logEntries(agent.log.text, message: "update applied").dropFirst(appliedBefore)
+        let sent = after.compactMap { Int($0["agent.applied"] as? String ?? "") }.reduce(0, +)
+        #expect(sent == 2, "only the difference (2 resources) is sent after healing, not \(sent)")
+        print("drill partition: detected by the agent after \(String(format: "%.2f", agentAfter)) s and by the server after \(String(format: "%.2f", serverAfter)) s (heartbeat \(HAReplicas.heartbeat) s); resynced \(String(format: "%.1f", resynced)) s after healing with \(sent) resources sent of \(base.count + 1)")
+    }
+}
