@@ -101,7 +101,37 @@ final class EnvoySupervisor: Sendable {
         }
     }
 
+    /// Where the running Envoy's PID is kept: next to the bootstrap.
+    private var pidPath: String { URL(fileURLWithPath: bootstrapPath).deletingLastPathComponent().appendingPathComponent("envoy.pid").path }
+
+    /// An agent killed with SIGKILL leaves its Envoy running (an orphan holding the ports and
+    /// watching the same files): stop it, if the recorded PID still runs Envoy on this bootstrap,
+    /// so that the Envoy started next can bind and is supervised.
+    private func stopLeftover() {
+        guard let text = try? String(contentsOfFile: pidPath, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            pid > 1, let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+            String(decoding: command, as: UTF8.self).contains(bootstrapPath)
+        else { return }
+        logger.notice("stopping an Envoy left running by a previous agent process", metadata: ["envoy.pid": "\(pid)"])
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while Self.isAlive(pid) && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        if Self.isAlive(pid) { kill(pid, SIGKILL) }
+    }
+
+    /// Whether `pid` runs and is not a zombie waiting for a reaper (an orphan's parent is
+    /// whoever adopted it, who may never reap).
+    private static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0, let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return false }
+        let text = String(decoding: stat, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return false }
+        return !text[text.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
     private func start() -> Process? {
+        stopLeftover()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["-c", bootstrapPath, "--concurrency", "1", "--use-dynamic-base-id", "--log-level", "info"]
@@ -122,6 +152,7 @@ final class EnvoySupervisor: Sendable {
             return nil
         }
         logger.info("Envoy started", metadata: ["envoy.pid": "\(process.processIdentifier)"])
+        try? "\(process.processIdentifier)\n".write(toFile: pidPath, atomically: true, encoding: .utf8)
         Thread.detachNewThread { [self] in
             var pending = Data()
             while true {

@@ -216,3 +216,66 @@ struct HADrillTests {
         print("drill partition: detected by the agent after \(String(format: "%.2f", agentAfter)) s and by the server after \(String(format: "%.2f", serverAfter)) s (heartbeat \(HAReplicas.heartbeat) s); resynced \(String(format: "%.1f", resynced)) s after healing with \(sent) resources sent of \(base.count + 1)")
     }
 }
+
+extension HADrillTests {
+    // MARK: - 5. Agent SIGKILL during apply
+
+    /// The distinct `nNNN.example.com` hosts in one of Envoy's config dumps.
+    static func newHosts(adminPort: Int, resource: String) -> Set<String>? {
+        guard let dump = adminGet(port: adminPort, "/config_dump?resource=\(resource)") else { return nil }
+        let pattern = /n[0-9]+\.example\.com/
+        return Set(dump.matches(of: pattern).map { String($0.output) })
+    }
+
+    /// The agent is SIGKILLed while it applies 200 new ExternalServices (at three different
+    /// moments). Restarted with its server down, its Envoy has the old or the new configuration
+    /// — clusters and routes agree, all 200 or none — matching the agent's state file; with the
+    /// server back it resyncs to the new one.
+    @Test func anAgentKilledDuringAnApplyRestartsOnTheOldOrTheNewConfigurationNeverAMix() async throws {
+        let envoy = try envoyBinary()
+        let ha = try await HAReplicas.start(count: 1, clusters: ["cluster-1"])
+        defer { ha.stop() }
+        let gateway = try EgressGatewayTests.Gateway(cluster: "cluster-1", directory: ha.directory, envoy: envoy)
+        var outcomes: [String] = []
+        // The killed agent's Envoy outlives it until it next writes to its closed log pipe; a
+        // restarted agent stops such a leftover before it starts its own.
+        var replacedEnvoys = 0
+        for (round, delay) in [0, 400, 3000].enumerated() {
+            let agent = try ha.agent("cluster-1", order: [0], extraArguments: gateway.arguments)
+            #expect(await waitUntil(timeout: .seconds(60)) { agent.heldNames().contains("google") && adminGet(port: gateway.adminPort, "/ready")?.contains("LIVE") == true })
+            let held = agent.heldNames()
+            // 200 new ExternalServices in one apply (one revision), then the kill.
+            let batch = SeedManifests.stream((0..<200).map { drillService("n\(round * 1000 + $0)") })
+            #expect(ha.post(0, batch) == 200)
+            try await Task.sleep(for: .milliseconds(delay))
+            kill(agent.process.processIdentifier, SIGKILL)
+            agent.process.waitUntilExit()
+            ha.replicas[0].kill9()
+
+            // Restarted without a server: it restores its state file into a fresh Envoy.
+            let restarted = try ha.agent("cluster-1", order: [0], extraArguments: gateway.arguments)
+            #expect(await waitUntil(timeout: .seconds(60)) { restarted.log.text.contains("Envoy accepted the configuration") || restarted.log.text.contains("restored") })
+            #expect(await gateway.answers("502", host: "unregistered.example.org"), "agent log:\n\(restarted.log.text)")
+            if restarted.log.text.contains("stopping an Envoy left running by a previous agent process") { replacedEnvoys += 1 }
+            let state = restarted.heldNames().filter { $0.hasPrefix("n") }
+            var clusters: Set<String>?
+            var routes: Set<String>?
+            let settled = await waitUntil(timeout: .seconds(30)) {
+                clusters = Self.newHosts(adminPort: gateway.adminPort, resource: "dynamic_active_clusters")
+                routes = Self.newHosts(adminPort: gateway.adminPort, resource: "dynamic_route_configs")
+                return clusters != nil && clusters == routes && clusters?.count == state.count
+            }
+            let thisRound = state.intersection((0..<200).map { "n\(round * 1000 + $0)" })
+            #expect(settled, "Envoy clusters \(clusters?.count ?? -1), routes \(routes?.count ?? -1), state \(state.count)")
+            #expect(thisRound.isEmpty || thisRound.count == 200, "the state file is old or new, never part of an update: \(thisRound.count)")
+            outcomes.append(thisRound.isEmpty ? "old" : "new")
+
+            // The server back: the agent resyncs to the new configuration.
+            try await ha.restart(0)
+            #expect(await waitUntil(timeout: .seconds(60)) { restarted.heldNames().count == held.count + 200 }, "agent log:\n\(restarted.log.text)")
+            #expect(await waitUntil(timeout: .seconds(30)) { Self.newHosts(adminPort: gateway.adminPort, resource: "dynamic_route_configs")?.count == (round + 1) * 200 })
+            #expect(restarted.terminate() == 0)
+        }
+        print("drill agent-kill-during-apply: restarted on \(outcomes.joined(separator: ", ")) configuration (kills 0, 400, 3000 ms after the write), Envoy's clusters and routes always agreed with the state file, resynced each time; \(replacedEnvoys) leftover Envoy(s) replaced")
+    }
+}
