@@ -279,3 +279,63 @@ extension HADrillTests {
         print("drill agent-kill-during-apply: restarted on \(outcomes.joined(separator: ", ")) configuration (kills 0, 400, 3000 ms after the write), Envoy's clusters and routes always agreed with the state file, resynced each time; \(replacedEnvoys) leftover Envoy(s) replaced")
     }
 }
+
+extension HADrillTests {
+    // MARK: - 6. Rolling restart
+
+    /// Two replicas, 100 agents (real processes; half list replica-a first, half replica-b), one
+    /// of them with Envoy under a steady stream of requests. Each replica in turn gets SIGTERM
+    /// (DRAIN: its agents move to the other at once), exits, and starts again. Not one request
+    /// through Envoy fails, and every agent converges on a write made after the roll.
+    @Test func aRollingRestartOfEveryReplicaFailsNoRequestAndEveryAgentConverges() async throws {
+        let envoy = try envoyBinary()
+        let clusters = (0..<100).map { String(format: "roll-%03d", $0) }
+        let ha = try await HAReplicas.start(clusters: clusters)
+        defer { ha.stop() }
+        let (upstream, upstreamPort) = try Self.upstream(ha.directory)
+        defer { upstream.stop() }
+        #expect(ha.post(0, Self.routedGoogle(upstreamPort: upstreamPort)) == 200)
+        let gateway = try EgressGatewayTests.Gateway(cluster: clusters[0], directory: ha.directory, envoy: envoy)
+        var agents: [AgentProcess] = [try ha.agent(clusters[0], order: [0, 1], extraArguments: gateway.arguments)]
+        for (index, cluster) in clusters.enumerated().dropFirst() {
+            agents.append(try ha.agent(cluster, order: index.isMultiple(of: 2) ? [0, 1] : [1, 0]))
+        }
+        defer { for agent in agents { _ = agent.terminate() } }
+        #expect(await waitUntil(timeout: .seconds(120)) { agents.allSatisfy { $0.heldNames().contains("google") } })
+        #expect(await gateway.answers("200", host: "www.google.com"), "agent log:\n\(agents[0].log.text)")
+
+        // Requests through Envoy for the whole roll, each on a new connection.
+        let stop = Mutex(false)
+        let counts = Mutex((sent: 0, failed: 0))
+        let traffic = Task.detached {
+            while !stop.withLock({ $0 }) {
+                let ok = EgressGatewayTests.request(gateway.egressPort, host: "www.google.com").hasPrefix("HTTP/1.1 200")
+                counts.withLock {
+                    $0.sent += 1
+                    if !ok { $0.failed += 1 }
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let rollStarted = Date()
+        for index in 0..<2 {
+            let other = 1 - index
+            let before = logEntries(ha.replicas[other].log.text, message: "agent connected").count
+            #expect(ha.replicas[index].terminate() == 0, "replica \(index) exits 0 after draining")
+            // Every agent of the stopped replica is on the other one.
+            #expect(await waitUntil(timeout: .seconds(60)) { logEntries(ha.replicas[other].log.text, message: "agent connected").count - before >= 50 })
+            try await ha.restart(index)
+        }
+        let rollSeconds = Date().timeIntervalSince(rollStarted)
+        #expect(ha.post(0, drillService("after-roll")) == 200)
+        let converged = await waitUntil(timeout: .seconds(120)) { agents.allSatisfy { $0.heldNames().contains("after-roll") } }
+        let convergedSeconds = Date().timeIntervalSince(rollStarted) - rollSeconds
+        stop.withLock { $0 = true }
+        await traffic.value
+        let (sent, failed) = counts.withLock { ($0.sent, $0.failed) }
+        #expect(converged, "every agent holds the write made after the roll")
+        #expect(sent > 50)
+        #expect(failed == 0, "\(failed) of \(sent) requests through Envoy failed")
+        print("drill rolling-restart: 2 replicas restarted one after the other with 100 agents in \(String(format: "%.1f", rollSeconds)) s; \(sent) requests through Envoy, \(failed) failed; all 100 agents held the next write \(String(format: "%.1f", convergedSeconds)) s after it")
+    }
+}
