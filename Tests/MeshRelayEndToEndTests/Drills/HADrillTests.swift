@@ -339,3 +339,79 @@ extension HADrillTests {
         print("drill rolling-restart: 2 replicas restarted one after the other with 100 agents in \(String(format: "%.1f", rollSeconds)) s; \(sent) requests through Envoy, \(failed) failed; all 100 agents held the next write \(String(format: "%.1f", convergedSeconds)) s after it")
     }
 }
+
+extension HADrillTests {
+    // MARK: - 7. Clock: renewal across a partition
+
+    /// notAfter of a PEM certificate file (openssl).
+    static func notAfter(_ path: String) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["x509", "-noout", "-enddate", "-in", path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return "" }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// An agent whose one-day certificate falls due for renewal while its relay and enrolment
+    /// connections are blackholed: the renewal fails while cut off, succeeds once the partition
+    /// heals (a later notAfter on disk), and the agent is back in sync with what was written meanwhile.
+    @Test(.enabled(if: getuid() == 0, "needs root (CAP_NET_ADMIN) for iptables"))
+    func aCertificateFallingDueDuringAPartitionIsRenewedOnceItHeals() async throws {
+        try #require(Blackhole.available, "iptables is not installed (apt-get install iptables; .ci/run does)")
+        let postgres = try PostgresServer.start()
+        defer { postgres.remove() }
+        let enrollPort = try freePort()
+        let setup = try await CertifiedServer.start(
+            registered: ["cluster-1"],
+            extraArguments: ["--store", postgres.url(), "--enroll-listen", "127.0.0.1:\(enrollPort)", "--heartbeat-interval", "\(HAReplicas.heartbeat)"]
+        )
+        defer { setup.stop() }
+        let issued = try await runMeshrelay(["certs", "issue", "--dir", setup.certs, "--cluster", "cluster-1", "--days", "1"])
+        #expect(issued.exitCode == 0, "\(issued.stderr)")
+        let certificate = setup.certs + "/cluster-1.crt"
+        let before = Self.notAfter(certificate)
+        // Lifetime: 1 day + the 1 h backdate; due 8 s from now.
+        let fraction = (3600.0 + 8) / 90_000
+        let agent = try AgentProcess(
+            cluster: "cluster-1", servers: ["127.0.0.1:\(setup.relayPort)"], certificates: setup.certs, stateDirectory: setup.directory + "/agent",
+            extraArguments: [
+                "--enroll-server", "127.0.0.1:\(enrollPort)", "--renew-at", String(format: "%.6f", fraction), "--renew-min-interval", "1",
+                "--reconnect-backoff-cap", "2",
+            ]
+        )
+        defer { _ = agent.terminate() }
+        #expect(await waitUntil { setup.server.log.text.contains("agent connected") }, "agent log:\n\(agent.log.text)")
+
+        let relayCut = Blackhole(port: setup.relayPort)
+        let enrolCut = Blackhole(port: enrollPort)
+        try relayCut.start()
+        try enrolCut.start()
+        defer {
+            relayCut.heal()
+            enrolCut.heal()
+        }
+        let apply = try await runMeshrelay(["apply", "-f", "-", "--api", setup.server.url, "--token-file", setup.server.tokenFile], stdin: drillService("during-partition"))
+        #expect(apply.exitCode == 0, "\(apply.stderr)")
+        #expect(
+            await waitUntil(timeout: .seconds(60)) { !logEntries(agent.log.text, message: "certificate renewal failed; retrying").isEmpty },
+            "the renewal falls due and fails while cut off:\n\(agent.log.text)"
+        )
+        #expect(Self.notAfter(certificate) == before)
+        #expect(!agent.heldNames().contains("during-partition"))
+        relayCut.heal()
+        enrolCut.heal()
+        let healed = Date()
+        #expect(await waitUntil(timeout: .seconds(90)) { !logEntries(agent.log.text, message: "certificate renewed").isEmpty }, "agent log:\n\(agent.log.text)")
+        let renewedAfter = Date().timeIntervalSince(healed)
+        let after = Self.notAfter(certificate)
+        #expect(after != before, "a new certificate on disk (\(before) → \(after))")
+        #expect(await waitUntil(timeout: .seconds(30)) { agent.heldNames().contains("during-partition") }, "agent log:\n\(agent.log.text)")
+        let failures = logEntries(agent.log.text, message: "certificate renewal failed; retrying").count
+        print("drill renewal-across-partition: \(failures) renewal attempt(s) failed while cut off; renewed \(String(format: "%.1f", renewedAfter)) s after healing (\(before) → \(after)); the write made meanwhile reached the agent")
+    }
+}
