@@ -415,3 +415,43 @@ extension HADrillTests {
         print("drill renewal-across-partition: \(failures) renewal attempt(s) failed while cut off; renewed \(String(format: "%.1f", renewedAfter)) s after healing (\(before) → \(after)); the write made meanwhile reached the agent")
     }
 }
+
+extension HADrillTests {
+    // MARK: - Reconnect spread
+
+    /// How many agents the reconnect-spread drill runs: 100 in CI, more with
+    /// `MESHRELAY_DRILL_SPREAD_AGENTS` (docs/drills.md has the figures for 500).
+    static var spreadAgents: Int {
+        ProcessInfo.processInfo.environment["MESHRELAY_DRILL_SPREAD_AGENTS"].flatMap(Int.init) ?? 100
+    }
+
+    /// N agents (real processes) on replica A, which is SIGKILLed: every agent is on replica B
+    /// within the bound, on its first attempt (no failed handshake, no retry wave), and the
+    /// reconnections are spread by the agents' jittered backoff rather than arriving at once.
+    @Test func aReplicaWithManyAgentsDiesWithoutAReconnectStorm() async throws {
+        let count = Self.spreadAgents
+        let clusters = (0..<count).map { String(format: "spread-%03d", $0) }
+        let ha = try await HAReplicas.start(clusters: clusters, extraArguments: ["--heartbeat-interval", "5", "--max-connections-per-source", "2000"])
+        defer { ha.stop() }
+        var agents: [AgentProcess] = []
+        for cluster in clusters { agents.append(try ha.agent(cluster, order: [0, 1])) }
+        defer { for agent in agents { _ = agent.terminate() } }
+        #expect(await waitUntil(timeout: .seconds(180)) { logEntries(ha.replicas[0].log.text, message: "agent connected").count >= count })
+
+        let killed = Date()
+        ha.replicas[0].kill9()
+        let moved = await waitUntil(timeout: .seconds(60)) { logEntries(ha.replicas[1].log.text, message: "agent connected").count >= count }
+        #expect(moved, "\(logEntries(ha.replicas[1].log.text, message: "agent connected").count) of \(count) agents on replica-b")
+        let delays = loggedTimes(logEntries(ha.replicas[1].log.text, message: "agent connected")).map { $0.timeIntervalSince(killed) }.sorted()
+        let failedAttempts = agents.map { logEntries($0.log.text, message: "cannot connect to the relay server").count }.reduce(0, +)
+        var perWindow: [Int: Int] = [:]
+        for delay in delays { perWindow[Int(delay * 10), default: 0] += 1 }
+        let peak = perWindow.values.max() ?? 0
+        func percentile(_ p: Double) -> Double { delays.isEmpty ? 0 : delays[min(delays.count - 1, Int(Double(delays.count - 1) * p))] }
+        #expect((delays.last ?? 99) < 10, "every agent back within 10 s")
+        #expect(failedAttempts == 0, "no agent needed a second attempt")
+        print(
+            "drill reconnect-spread: \(count) agents on replica-b after the kill: p50 \(String(format: "%.2f", percentile(0.5))) s, p99 \(String(format: "%.2f", percentile(0.99))) s, last \(String(format: "%.2f", delays.last ?? 0)) s; busiest 100 ms took \(peak); \(failedAttempts) failed attempts"
+        )
+    }
+}
