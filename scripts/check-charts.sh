@@ -228,6 +228,9 @@ if chart == "server":
               f"HA: PostgreSQL settings in the environment ({env.get('MESHRELAY_STORE')})")
         check(any(e["name"] == "PGPASSWORD" and "secretKeyRef" in e.get("valueFrom", {}) for e in c.get("env", [])), "HA: PGPASSWORD from a Secret")
         check(deployment["spec"]["strategy"]["type"] == "RollingUpdate", "HA: RollingUpdate")
+    if case == "server-ha-ipv6":
+        check(env.get("MESHRELAY_STORE", "").startswith("postgres://meshrelay@[fd00::5]:5432/"),
+              f"HA: an IPv6 PostgreSQL host is bracketed in the URL ({env.get('MESHRELAY_STORE')})")
     if case == "server-monitoring":
         check(len(monitors) == 1 and monitors[0]["spec"]["endpoints"][0]["path"] == "/metrics"
               and monitors[0]["spec"]["endpoints"][0]["scheme"] == "https", "ServiceMonitor on /metrics over https")
@@ -336,7 +339,7 @@ PY
 # The dry run prints the effective settings as YAML; each value of the file (or of an argument
 # after it, which wins) must be there, as written.
 cat >"$work/dryrun.py" <<'PY'
-import subprocess, sys, yaml
+import os, subprocess, sys, yaml
 
 path, verb, binary, workdir = sys.argv[1:5]
 expect_fail = sys.argv[5:]  # texts stderr must hold ({file}: the config file's path); none: must pass
@@ -354,7 +357,9 @@ local = f"{workdir}/{verb}.yaml"
 open(local, "w").write(text)
 command = [binary] + [local if a == config_path else a for a in args] + ["--dry-run"]
 shown = " ".join(["meshrelay"] + [f"{verb}.yaml" if a == local else a for a in command[1:]])
-run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+# The container's plain environment too: the server reads its store URL from MESHRELAY_STORE.
+environment = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+run = subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, **environment})
 open(f"{workdir}/dry-run.out", "w").write(run.stdout + run.stderr)
 
 if expect_fail:
@@ -396,6 +401,8 @@ def same(want, got):
         return str(want) == str(got)
 
 problems = [f"{k}: {v!r} in the file, {effective.get(k)!r} effective" for k, v in wanted.items() if not same(v, effective.get(k))]
+if "MESHRELAY_STORE" in environment and effective.get("store") != environment["MESHRELAY_STORE"]:
+    problems.append(f"store: {environment['MESHRELAY_STORE']!r} in MESHRELAY_STORE, {effective.get('store')!r} effective")
 if problems:
     print(f"{shown}: exit 0, but the effective settings differ:")
     for p in problems:
@@ -508,6 +515,7 @@ echo "== helm template | kubernetes-validate -k $K8S_VERSION --strict | facts"
 render_ok server-defaults "$server"
 render_ok server-ha "$server" --set replicas=3 --set postgresql.host=postgres.db.svc \
     --set postgresql.existingSecret=meshrelay-postgres
+render_ok server-ha-ipv6 "$server" --set replicas=2 --set postgresql.host=fd00::5
 render_ok server-monitoring "$server" --set serviceMonitor.enabled=true --set api.tls=true \
     --set serviceMonitor.labels.release=prometheus
 render_ok server-loadbalancer "$server" --set service.type=LoadBalancer --set enrollment.enabled=true \
