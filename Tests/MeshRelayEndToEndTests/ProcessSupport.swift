@@ -199,14 +199,23 @@ final class AgentProcess: Sendable {
 
     /// - Parameter certificates: The `--certs-dir`; nil for an agent that enrols (its extra
     ///   arguments carry the bootstrap token).
-    init(cluster: String, servers: [String], certificates: String?, stateDirectory: String, extraArguments: [String] = []) throws {
+    /// - Parameter launcher: A command that runs the agent (its path and arguments follow), e.g.
+    ///   `unshare -m …` for a private /etc/hosts; empty: the agent is started directly.
+    init(cluster: String, servers: [String], certificates: String?, stateDirectory: String, extraArguments: [String] = [], launcher: [String] = []) throws {
         self.stateDirectory = stateDirectory
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try meshrelayBinary())
-        process.arguments = [
+        let binary = try meshrelayBinary()
+        let arguments = [
             "agent", "--cluster", cluster, "--server", servers.joined(separator: ","),
             "--state-dir", stateDirectory, "--log-format", "json",
         ] + (certificates.map { ["--certs-dir", $0] } ?? []) + extraArguments
+        if let executable = launcher.first {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = Array(launcher.dropFirst()) + [binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice

@@ -455,3 +455,61 @@ extension HADrillTests {
         )
     }
 }
+
+extension HADrillTests {
+    // MARK: - One DNS name, several addresses
+
+    /// The agent is given one name, `relay.drill.test`, that resolves (its private /etc/hosts, in
+    /// a mount namespace of its own) to two replicas, 127.0.0.2 and 127.0.0.3 on one port. It
+    /// connects to the first; that one SIGKILLed, the next resolution's second address takes it.
+    @Test(.enabled(if: getuid() == 0, "needs root (a mount namespace for a private /etc/hosts)"))
+    func anAgentGivenOneNameWithTwoAddressesFailsOverBetweenThem() async throws {
+        let postgres = try PostgresServer.start()
+        defer { postgres.remove() }
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificates = try DevCertificates(clusters: ["cluster-1", "--server-san", "DNS:relay.drill.test"])
+        defer { certificates.remove() }
+        let port = try freePort()
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        var replicas: [ServerProcess] = []
+        for (index, address) in ["127.0.0.2", "127.0.0.3"].enumerated() {
+            let data = directory + "/\(HAReplicas.name(index))"
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: data + "/admin.token", contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            replicas.append(
+                try await ServerProcess(
+                    dataDirectory: data, relayPort: port, certificates: certificates.directory,
+                    extraArguments: ["--store", postgres.url(), "--replica-id", HAReplicas.name(index), "--relay-listen", "\(address):\(port)"]
+                        + HAReplicas.serverArguments
+                )
+            )
+        }
+        defer { for replica in replicas { replica.kill9() } }
+        let registered = try await runMeshrelay(
+            ["apply", "-f", "-", "--api", replicas[0].url, "--token-file", replicas[0].tokenFile],
+            stdin: SeedManifests.stream([SeedManifests.cluster("cluster-1"), SeedManifests.google])
+        )
+        #expect(registered.exitCode == 0, "\(registered.stderr)")
+
+        let hosts = directory + "/hosts"
+        try "127.0.0.1 localhost\n127.0.0.2 relay.drill.test\n127.0.0.3 relay.drill.test\n".write(toFile: hosts, atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(
+            cluster: "cluster-1", servers: ["relay.drill.test:\(port)"], certificates: certificates.directory, stateDirectory: directory + "/agent",
+            extraArguments: ["--reconnect-backoff-cap", "2"],
+            launcher: ["/usr/bin/unshare", "-m", "/bin/bash", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\"", hosts]
+        )
+        defer { _ = agent.terminate() }
+        #expect(await waitUntil { agent.heldNames() == ["google"] }, "agent log:\n\(agent.log.text)")
+        let first = replicas.firstIndex { $0.log.text.contains("agent connected") } ?? 0
+        let other = 1 - first
+        let killed = Date()
+        replicas[first].kill9()
+        #expect(await waitUntil(timeout: .seconds(30)) { replicas[other].log.text.contains("agent connected") }, "agent log:\n\(agent.log.text)")
+        let movedAfter = loggedTimes(logEntries(replicas[other].log.text, message: "agent connected")).first?.timeIntervalSince(killed) ?? 99
+        let written = try await runMeshrelay(["apply", "-f", "-", "--api", replicas[other].url, "--token-file", replicas[other].tokenFile], stdin: drillService("via-dns"))
+        #expect(written.exitCode == 0, "\(written.stderr)")
+        #expect(await waitUntil { agent.heldNames() == ["google", "via-dns"] }, "agent log:\n\(agent.log.text)")
+        print("drill one-name-two-addresses: connected to \(HAReplicas.name(first)) first; on \(HAReplicas.name(other)) \(String(format: "%.2f", movedAfter)) s after its SIGKILL")
+    }
+}
