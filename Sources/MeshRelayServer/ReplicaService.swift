@@ -25,7 +25,7 @@ struct ReplicaService: Service {
     let logger: Logger
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await store.watchRevisions(pollInterval: pollInterval) { revision in hub.storeChanged(revision: revision) } }
                 group.addTask { await heartbeats() }

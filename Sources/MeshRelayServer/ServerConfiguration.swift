@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import MeshRelayStore
 
 /// Everything `meshrelay server` needs to start.

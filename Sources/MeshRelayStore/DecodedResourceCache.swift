@@ -31,3 +31,31 @@ final class DecodedResourceCache: Sendable {
         entries.withLock { $0 = fresh }
     }
 }
+
+/// One listing read through a ``DecodedResourceCache``: a row already decoded at the same
+/// `uid` and `resource_version` is reused, the others are decoded and remembered by ``finish()``.
+struct CachedListing {
+    let cache: DecodedResourceCache
+    private var result: [StoredResource] = []
+    private var decoded: [StoredResource] = []
+
+    init(cache: DecodedResourceCache) {
+        self.cache = cache
+    }
+
+    mutating func add(_ key: ResourceKey, uid: String, resourceVersion: Int64, decode: () throws -> StoredResource) rethrows {
+        if let cached = cache.lookup(key, uid: uid, resourceVersion: resourceVersion) {
+            result.append(cached)
+        } else {
+            let resource = try decode()
+            result.append(resource)
+            decoded.append(resource)
+        }
+    }
+
+    /// The listing in row order; the newly decoded rows go into the cache.
+    func finish() -> [StoredResource] {
+        cache.store(decoded)
+        return result
+    }
+}

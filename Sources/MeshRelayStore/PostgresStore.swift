@@ -248,20 +248,12 @@ public final class PostgresStore: SharedStore {
                 """, logger: logger
             )
             let decoder = JSONDecoder()
-            var result: [StoredResource] = []
-            var decoded: [StoredResource] = []
+            var listing = CachedListing(cache: cache)
             for try await row in rows.decode(ResourceRow.self) {
                 let key = ResourceKey(kind: try StoreCoding.kind(row.0), namespace: row.1, name: row.2)
-                if let cached = cache.lookup(key, uid: row.3, resourceVersion: row.8) {
-                    result.append(cached)
-                } else {
-                    let resource = try Self.resource(row, decoder: decoder)
-                    result.append(resource)
-                    decoded.append(resource)
-                }
+                try listing.add(key, uid: row.3, resourceVersion: row.8) { try Self.resource(row, decoder: decoder) }
             }
-            cache.store(decoded)
-            return result
+            return listing.finish()
         }
         if kind == nil && namespace == nil {
             cache.replaceAll(with: listed)

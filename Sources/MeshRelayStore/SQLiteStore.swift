@@ -220,23 +220,15 @@ public final class SQLiteStore: ResourceStore {
             let cache = self.cache
             let listed = try await pool.read { db in
                 let decoder = JSONDecoder()
-                var result: [StoredResource] = []
-                var decoded: [StoredResource] = []
+                var listing = CachedListing(cache: cache)
                 let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: statementArguments)
                 while let row = try rows.next() {
                     let key = try SQLiteCoding.decodeKey(row)
                     let uid: String = try row.decode(String.self, atIndex: 3)
                     let version: Int64 = try row.decode(Int64.self, atIndex: 8)
-                    if let cached = cache.lookup(key, uid: uid, resourceVersion: version) {
-                        result.append(cached)
-                    } else {
-                        let resource = try SQLiteCoding.decodeResource(row, decoder: decoder)
-                        result.append(resource)
-                        decoded.append(resource)
-                    }
+                    try listing.add(key, uid: uid, resourceVersion: version) { try SQLiteCoding.decodeResource(row, decoder: decoder) }
                 }
-                cache.store(decoded)
-                return result
+                return listing.finish()
             }
             if kind == nil && namespace == nil {
                 cache.replaceAll(with: listed)

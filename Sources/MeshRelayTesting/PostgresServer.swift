@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -29,18 +29,18 @@ public final class PostgresServer: Sendable {
     }
 
     /// A fresh cluster with an empty database `meshrelay`, started and accepting connections.
-    public static func start(databases: [String] = ["meshrelay"]) throws -> PostgresServer {
+    public static func start(databases: [String] = ["meshrelay"]) async throws -> PostgresServer {
         let bin = try binaries()
-        let template = try templateCluster(bin: bin)
+        let template = try await templateCluster(bin: bin)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-pg-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try run("/bin/cp", ["-a", template, directory + "/data"])
-        try handToPostgres(directory)
+        try await run("/bin/cp", ["-a", template, directory + "/data"])
+        try await handToPostgres(directory)
         let server = PostgresServer(directory: directory, port: try freeLoopbackPort(), binDirectory: bin)
         do {
-            try server.startProcess()
+            try await server.startProcess()
             for database in databases {
-                try server.asPostgres(bin + "/createdb", ["-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", database])
+                try await asPostgres(bin + "/createdb", ["-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", database])
             }
         } catch {
             server.stop(mode: "immediate")
@@ -51,8 +51,8 @@ public final class PostgresServer: Sendable {
 
     /// Starts the server on its data directory (after ``stop(mode:)`` or ``crash()``) and waits
     /// until it accepts connections.
-    public func startProcess() throws {
-        try asPostgres(
+    public func startProcess() async throws {
+        try await Self.asPostgres(
             binDirectory + "/pg_ctl",
             [
                 "-D", dataDirectory, "-l", logPath, "-w", "-t", "60",
@@ -64,17 +64,20 @@ public final class PostgresServer: Sendable {
 
     /// Stops the server: `fast` (disconnects clients, clean shutdown) or `immediate` (no
     /// checkpoint: crash recovery on the next start). Waits for the exit; never throws.
+    /// (Blocking: it also runs from `defer`; a stop takes a fraction of a second.)
     public func stop(mode: String = "fast") {
-        _ = try? asPostgres(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-m", mode, "-w", "-t", "30", "stop"])
+        _ = try? Self.runBlocking(Self.postgresCommand(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-m", mode, "-w", "-t", "30", "stop"]))
     }
 
-    /// `stop(mode: "fast")`, then ``startProcess()``.
-    public func restart() throws {
-        stop(mode: "fast")
-        try startProcess()
+    /// Stops the server (`immediate`) and removes its directory, waiting without holding a thread
+    /// of the concurrency pool: for tests that end many servers while others run.
+    public func shutDown() async {
+        let (command, arguments) = Self.postgresCommand(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "-t", "30", "stop"])
+        _ = try? await Self.run(command, arguments)
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// Stops the server and removes its directory.
+    /// Stops the server and removes its directory (blocking; for `defer`).
     public func remove() {
         stop(mode: "immediate")
         try? FileManager.default.removeItem(atPath: directory)
@@ -83,26 +86,26 @@ public final class PostgresServer: Sendable {
     /// The server's log.
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    private func asPostgres(_ executable: String, _ arguments: [String]) throws {
-        try Self.asPostgres(executable, arguments)
-    }
-
     // MARK: - Process plumbing
 
-    private static let template = Mutex<String?>(nil)
+    private static let template = Mutex<Task<String, any Error>?>(nil)
 
     /// `initdb` once per test process; later servers copy its data directory.
-    private static func templateCluster(bin: String) throws -> String {
-        try template.withLock { cached in
-            if let cached { return cached }
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-pg-template-\(getpid())").path
-            try? FileManager.default.removeItem(atPath: directory)
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try handToPostgres(directory)
-            try asPostgres(bin + "/initdb", ["-D", directory + "/data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
-            cached = directory + "/data"
-            return directory + "/data"
+    private static func templateCluster(bin: String) async throws -> String {
+        let task = template.withLock { task in
+            if let task { return task }
+            let created = Task<String, any Error> {
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-pg-template-\(getpid())").path
+                try? FileManager.default.removeItem(atPath: directory)
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try await handToPostgres(directory)
+                try await asPostgres(bin + "/initdb", ["-D", directory + "/data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+                return directory + "/data"
+            }
+            task = created
+            return created
         }
+        return try await task.value
     }
 
     /// The directory of `pg_ctl`, `initdb` and `createdb`: PATH, then Debian's
@@ -126,16 +129,34 @@ public final class PostgresServer: Sendable {
     private static var isRoot: Bool { getuid() == 0 }
 
     /// Makes `directory` the `postgres` user's when running as root.
-    private static func handToPostgres(_ directory: String) throws {
+    private static func handToPostgres(_ directory: String) async throws {
         guard isRoot else { return }
-        try run("/bin/chown", ["-R", "postgres:", directory])
+        try await run("/bin/chown", ["-R", "postgres:", directory])
     }
 
-    private static func asPostgres(_ executable: String, _ arguments: [String]) throws {
-        if isRoot {
-            try run("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments)
-        } else {
-            try run(executable, arguments)
+    /// The command line running `executable` as the `postgres` user when the tests run as root.
+    private static func postgresCommand(_ executable: String, _ arguments: [String]) -> (String, [String]) {
+        isRoot ? ("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments) : (executable, arguments)
+    }
+
+    private static func asPostgres(_ executable: String, _ arguments: [String]) async throws {
+        let (command, all) = postgresCommand(executable, arguments)
+        try await run(command, all)
+    }
+
+    /// ``run(_:_:)`` waiting without a task: for `defer`.
+    private static func runBlocking(_ command: (String, [String])) throws {
+        let (pid, outputPath) = try spawn(command.0, command.1)
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(60)
+        while waitpid(pid, &status, WNOHANG) != pid {
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                return
+            }
+            usleep(5_000)
         }
     }
 
@@ -146,9 +167,35 @@ public final class PostgresServer: Sendable {
     /// descriptor of the test process). `posix_spawn` runs bash, which closes every descriptor
     /// above 2 before it execs the command; the exit is awaited with `waitpid`.
     @discardableResult
-    private static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-pg-cmd-\(UUID().uuidString).log").path
+    private static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+        let (pid, outputPath) = try spawn(executable, arguments)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(120)
+        while true {
+            let waited = waitpid(pid, &status, WNOHANG)
+            if waited == pid { break }
+            if waited < 0 && errno != EINTR { throw HarnessFailure("waiting for \(executable) failed: \(String(cString: strerror(errno)))") }
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw HarnessFailure("\(executable) \(arguments.joined(separator: " ")) did not finish within 120 s")
+            }
+            // Waits without holding a thread of the concurrency pool (2 on this machine).
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw HarnessFailure("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
+        }
+        return text
+    }
+
+    /// Starts `executable` through bash (see ``run(_:_:)``); returns its PID and output file.
+    private static func spawn(_ executable: String, _ arguments: [String]) throws -> (pid_t, String) {
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-pg-cmd-\(UUID().uuidString).log").path
         let script = #"cd /tmp; for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@""#
         let argv = ["/bin/bash", "-c", script, "meshrelay-pg", executable] + arguments
         var actions = posix_spawn_file_actions_t()
@@ -165,25 +212,6 @@ public final class PostgresServer: Sendable {
         guard spawned == 0 else {
             throw HarnessFailure("cannot start \(executable): \(String(cString: strerror(spawned)))")
         }
-        var status: Int32 = 0
-        let deadline = Date().addingTimeInterval(120)
-        while true {
-            let waited = waitpid(pid, &status, WNOHANG)
-            if waited == pid { break }
-            if waited < 0 && errno != EINTR { throw HarnessFailure("waiting for \(executable) failed: \(String(cString: strerror(errno)))") }
-            if Date() > deadline {
-                kill(pid, SIGKILL)
-                _ = waitpid(pid, &status, 0)
-                throw HarnessFailure("\(executable) \(arguments.joined(separator: " ")) did not finish within 120 s")
-            }
-            usleep(5_000)
-        }
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            throw HarnessFailure("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
-        }
-        return text
+        return (pid, outputPath)
     }
 }

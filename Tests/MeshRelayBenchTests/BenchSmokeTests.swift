@@ -8,7 +8,7 @@ import Testing
 @Suite("Bench smoke run against a real server", .serialized)
 struct BenchSmokeTests {
     private func options(_ extra: [String] = []) throws -> CommonOptions {
-        try CommonOptions.parse(["--timeout", "20", "--threads", "1"] + extra)
+        try CommonOptions.parse(["--timeout", "60", "--threads", "1"] + extra)
     }
 
     @Test func fanoutIsAcknowledgedByEveryAgent() async throws {

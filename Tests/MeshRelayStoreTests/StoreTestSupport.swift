@@ -30,7 +30,9 @@ struct StoreSite: Sendable {
         case .postgres:
             guard let postgres else { throw HarnessFailure("no PostgreSQL server for this site") }
             let clock = self.clock
-            return try await PostgresStore.open(try PostgresLocation(url: postgres.url()), logger: testLogger, now: { clock.now })
+            return try await PostgresStore.open(
+                try PostgresLocation(url: postgres.url()), logger: testLogger, now: { clock.now }, operationTimeout: testStoreTimeout
+            )
         }
     }
 }
@@ -39,9 +41,15 @@ struct StoreSite: Sendable {
 /// and removed afterwards).
 func withStoreSite<T>(_ backend: StoreBackend, clock: TestClock = TestClock(), _ body: (StoreSite) async throws -> T) async throws -> T {
     try await withTemporaryDirectory { directory in
-        let postgres = backend == .postgres ? try PostgresServer.start() : nil
-        defer { postgres?.remove() }
-        return try await body(StoreSite(backend: backend, directory: directory, postgres: postgres, clock: clock))
+        let postgres = backend == .postgres ? try await PostgresServer.start() : nil
+        do {
+            let result = try await body(StoreSite(backend: backend, directory: directory, postgres: postgres, clock: clock))
+            await postgres?.shutDown()
+            return result
+        } catch {
+            await postgres?.shutDown()
+            throw error
+        }
     }
 }
 
@@ -78,6 +86,11 @@ func openStore(in directory: URL, clock: TestClock = TestClock()) throws -> SQLi
 func databasePath(in directory: URL) -> String {
     directory.appendingPathComponent("data/meshrelay.db").path
 }
+
+/// The store call timeout in these tests: generous, because the whole suite shares 2 cores with
+/// end-to-end tests that block threads of the concurrency pool; the tests assert outcomes, not
+/// latency (the 10 s default timed out under a full parallel run).
+let testStoreTimeout: Duration = .seconds(60)
 
 let testLogger: Logger = {
     var logger = Logger(label: "meshrelay.store.tests")

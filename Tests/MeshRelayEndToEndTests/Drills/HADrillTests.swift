@@ -156,7 +156,7 @@ struct HADrillTests {
         for index in 0..<6 { refused.append(ha.post(index % 2, drillService("during-\(index)"))) }
         #expect(refused.allSatisfy { $0 == 503 }, "writes refused with 503: \(refused)")
 
-        try ha.postgres.startProcess()
+        try await ha.postgres.startProcess()
         let restarted = Date()
         #expect(await waitUntil(timeout: .seconds(60)) { ha.readyz(0) == 200 && ha.readyz(1) == 200 }, "ready again without a restart")
         let readyAfter = Date().timeIntervalSince(restarted)
@@ -363,7 +363,7 @@ extension HADrillTests {
     @Test(.enabled(if: getuid() == 0, "needs root (CAP_NET_ADMIN) for iptables"))
     func aCertificateFallingDueDuringAPartitionIsRenewedOnceItHeals() async throws {
         try #require(Blackhole.available, "iptables is not installed (apt-get install iptables; .ci/run does)")
-        let postgres = try PostgresServer.start()
+        let postgres = try await PostgresServer.start()
         defer { postgres.remove() }
         let enrollPort = try freePort()
         let setup = try await CertifiedServer.start(
@@ -464,7 +464,7 @@ extension HADrillTests {
     /// connects to the first; that one SIGKILLed, the next resolution's second address takes it.
     @Test(.enabled(if: getuid() == 0, "needs root (a mount namespace for a private /etc/hosts)"))
     func anAgentGivenOneNameWithTwoAddressesFailsOverBetweenThem() async throws {
-        let postgres = try PostgresServer.start()
+        let postgres = try await PostgresServer.start()
         defer { postgres.remove() }
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -38,7 +38,7 @@ final class HAReplicas: @unchecked Sendable {
     /// `clusters` registered with the guide's google ExternalService.
     static func start(count: Int = 2, clusters: [String], extraArguments: [String] = []) async throws -> HAReplicas {
         let directory = temporaryDirectory()
-        let postgres = try PostgresServer.start()
+        let postgres = try await PostgresServer.start()
         let certificates = try DevCertificates(clusters: clusters)
         let ports = try (0..<count).map { _ in try freePort() }
         let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
