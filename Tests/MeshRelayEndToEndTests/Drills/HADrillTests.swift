@@ -137,9 +137,9 @@ struct HADrillTests {
 
     // MARK: - 3. PostgreSQL restart under load
 
-    /// PostgreSQL stops while writes keep coming: both replicas turn not-ready and refuse writes
-    /// with 503; PostgreSQL back, they recover without a restart, and a write through either
-    /// reaches the agent.
+    /// PostgreSQL stops while a writer keeps writing through both replicas: both turn not-ready
+    /// and answer every write 503 (never 500, never a hang); PostgreSQL back, they recover without
+    /// a restart; every acknowledged write is stored and reaches the agent.
     @Test func aPostgreSQLRestartMakesReplicasNotReadyThenTheyRecoverWithoutRestart() async throws {
         let ha = try await HAReplicas.start(clusters: ["cluster-1"], extraArguments: ["--store-timeout", "2"])
         defer { ha.stop() }
@@ -148,22 +148,53 @@ struct HADrillTests {
         #expect(await waitUntil { agent.heldNames() == ["google"] })
         #expect(ha.readyz(0) == 200 && ha.readyz(1) == 200)
 
+        // Load: a writer alternating between the replicas for the whole drill, one write
+        // every 50 ms; every answer is recorded.
+        let stop = Mutex(false)
+        let answers = Mutex<[(name: String, code: Int?)]>([])
+        let writer = Task.detached {
+            var index = 0
+            while !stop.withLock({ $0 }) {
+                let name = "load-\(index)"
+                let code = ha.post(index % 2, drillService(name))
+                answers.withLock { $0.append((name, code)) }
+                index += 1
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        #expect(await waitUntil { answers.withLock { $0.count } >= 20 })
+
         ha.postgres.stop(mode: "fast")
         let stopped = Date()
+        let beforeStop = answers.withLock { $0.count }
         #expect(await waitUntil(timeout: .seconds(30)) { ha.readyz(0) == 503 && ha.readyz(1) == 503 }, "not ready without the store")
         let notReadyAfter = Date().timeIntervalSince(stopped)
-        var refused: [Int?] = []
-        for index in 0..<6 { refused.append(ha.post(index % 2, drillService("during-\(index)"))) }
-        #expect(refused.allSatisfy { $0 == 503 }, "writes refused with 503: \(refused)")
+        // A few more writes while it is down, then PostgreSQL comes back.
+        #expect(await waitUntil(timeout: .seconds(30)) { answers.withLock { $0.dropFirst(beforeStop).filter { $0.code == 503 }.count } >= 6 })
 
         try await ha.postgres.startProcess()
         let restarted = Date()
         #expect(await waitUntil(timeout: .seconds(60)) { ha.readyz(0) == 200 && ha.readyz(1) == 200 }, "ready again without a restart")
         let readyAfter = Date().timeIntervalSince(restarted)
-        #expect(await waitUntil(timeout: .seconds(30)) { ha.post(1, drillService("after-restart")) == 200 })
-        #expect(await waitUntil(timeout: .seconds(60)) { agent.heldNames() == ["google", "after-restart"] }, "agent log:\n\(agent.log.text)")
+        let afterReady = answers.withLock { $0.count }
+        #expect(await waitUntil(timeout: .seconds(30)) { answers.withLock { $0.dropFirst(afterReady).contains { $0.code == 200 } } })
+        stop.withLock { $0 = true }
+        await writer.value
+
+        let all = answers.withLock { $0 }
+        let acknowledged = Set(all.filter { $0.code == 200 }.map(\.name))
+        let refused = all.filter { $0.code == 503 }.count
+        let other = all.filter { $0.code != 200 && $0.code != 503 }
+        // Only 200 or 503: never a 500, a hang past the timeout or a dropped connection.
+        #expect(other.isEmpty, "answers other than 200 and 503: \(other.prefix(5))")
+        #expect(refused >= 6)
+        let listed = try await ha.meshrelay(1, ["get", "externalservices", "-n", "global", "-o", "json"])
+        let list = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any]
+        let stored = Set((list?["items"] as? [[String: Any]] ?? []).compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String })
+        #expect(acknowledged.isSubset(of: stored), "acknowledged but lost: \(acknowledged.subtracting(stored).sorted().prefix(5))")
+        #expect(await waitUntil(timeout: .seconds(60)) { agent.heldNames().isSuperset(of: acknowledged) }, "agent log:\n\(agent.log.text)")
         #expect(ha.replicas.allSatisfy { $0.process.isRunning })
-        print("drill postgres-restart: not ready \(String(format: "%.1f", notReadyAfter)) s after the stop, \(refused.count) writes refused with 503, ready \(String(format: "%.1f", readyAfter)) s after the start, no replica restarted")
+        print("drill postgres-restart: \(all.count) writes (one every 50 ms after each answer) across both replicas: \(acknowledged.count) acknowledged (all stored, all reached the agent), \(refused) refused with 503, \(other.count) other answers; not ready \(String(format: "%.1f", notReadyAfter)) s after the stop, ready \(String(format: "%.1f", readyAfter)) s after the start, no replica restarted")
     }
 
     // MARK: - 4. Partition
