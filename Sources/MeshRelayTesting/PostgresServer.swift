@@ -7,8 +7,9 @@ import Glibc
 
 /// A real PostgreSQL server for one test, on 127.0.0.1 in a temp dir (docs/drills.md;
 /// ../shared/design/TOOLS.md §3): Debian's `initdb`/`pg_ctl`, run as the `postgres` user when the
-/// tests run as root (initdb refuses root). The cluster is initialised once per test process
-/// and copied for each server, so a server starts in well under a second. ``stop(mode:)`` must be
+/// tests run as root (initdb refuses root). The cluster is initialised once (a template in the
+/// temp dir, reused by later test processes) and copied for each server, so a server starts in
+/// well under a second. ``stop(mode:)`` must be
 /// called by the test (a `defer`); ``restart()`` and `stop(mode: "immediate")` (a crash) drive drills.
 public final class PostgresServer: Sendable {
     public let directory: String
@@ -90,17 +91,29 @@ public final class PostgresServer: Sendable {
 
     private static let template = Mutex<Task<String, any Error>?>(nil)
 
-    /// `initdb` once per test process; later servers copy its data directory.
+    /// `initdb` once per machine (per user and PostgreSQL build): the template lives in the temp
+    /// dir under a stable name and later servers, of this test process or the next, copy its data
+    /// directory. It is made under a unique name and renamed into place, so a concurrent test
+    /// process never sees half a template.
     private static func templateCluster(bin: String) async throws -> String {
         let task = template.withLock { task in
             if let task { return task }
             let created = Task<String, any Error> {
-                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-pg-template-\(getpid())").path
-                try? FileManager.default.removeItem(atPath: directory)
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                try await handToPostgres(directory)
-                try await asPostgres(bin + "/initdb", ["-D", directory + "/data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
-                return directory + "/data"
+                let temp = FileManager.default.temporaryDirectory
+                let final = temp.appendingPathComponent("meshrelay-pg-template-\(getuid())-\(bin.replacingOccurrences(of: "/", with: "_"))").path
+                if FileManager.default.fileExists(atPath: final + "/data/PG_VERSION") { return final + "/data" }
+                let building = temp.appendingPathComponent("meshrelay-pg-template-building-\(getpid())-\(UUID().uuidString)").path
+                try FileManager.default.createDirectory(atPath: building, withIntermediateDirectories: true)
+                try await handToPostgres(building)
+                try await asPostgres(bin + "/initdb", ["-D", building + "/data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+                if rename(building, final) != 0 {
+                    // Another test process finished first (or a stale, incomplete one is in the way).
+                    try? FileManager.default.removeItem(atPath: building)
+                    guard FileManager.default.fileExists(atPath: final + "/data/PG_VERSION") else {
+                        throw HarnessFailure("cannot put the PostgreSQL template at \(final); remove that directory")
+                    }
+                }
+                return final + "/data"
             }
             task = created
             return created
