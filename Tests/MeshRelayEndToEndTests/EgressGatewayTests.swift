@@ -58,14 +58,8 @@ struct EgressGatewayTests {
         let certificates = try DevCertificates(clusters: clusters)
         defer { certificates.remove() }
 
-        let upstreamPort = try freePort()
-        try FileManager.default.createDirectory(atPath: directory + "/www", withIntermediateDirectories: true)
-        try "hello from the stand-in for google\n".write(toFile: directory + "/www/index.html", atomically: true, encoding: .utf8)
-        let upstream = try ChildProcess(
-            name: "upstream", executable: "/usr/bin/env",
-            arguments: ["python3", "-m", "http.server", "\(upstreamPort)", "--bind", "127.0.0.1", "--directory", directory + "/www"],
-            logPath: directory + "/upstream.log"
-        )
+        // A python http.server standing in for the internet.
+        let (upstream, upstreamPort) = try HADrillTests.upstream(directory)
         defer { upstream.stop() }
 
         let relayPort = try freePort()
