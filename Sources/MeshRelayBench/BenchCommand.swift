@@ -13,7 +13,7 @@ public struct BenchCommand: AsyncParsableCommand {
             """,
         subcommands: [
             FanoutCommand.self, ReconnectCommand.self, MemoryCommand.self, InitialSyncCommand.self, ChurnCommand.self,
-            TranslateCommand.self, EgressCommand.self,
+            TranslateCommand.self, EgressCommand.self, EtcdFanoutCommand.self, FloorCommand.self, FloorServerCommand.self,
         ]
     )
 
@@ -300,5 +300,94 @@ struct ChurnCommand: AsyncParsableCommand {
         self.common.report(
             try await Scenarios.churn(agents: self.agents, rate: self.rate, seconds: self.seconds, options: self.common)
         )
+    }
+}
+
+struct EtcdFanoutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "etcd-fanout",
+        abstract: "The fanout shape against a running etcd (scripts/bench-etcd.sh starts one): N watchers, W puts.",
+        discussion: """
+            N watch streams through etcd's JSON gateway (POST /v3/watch), one TLS connection each, on one event loop \
+            group as the simulated agents of `fanout`; W puts, one at a time, each waited for until every watcher saw its \
+            revision. The JSON has the keys of `fanout` ("scenario":"etcd-fanout").
+            """
+    )
+
+    @Option(help: "etcd's client URL, https://HOST:PORT.") var endpoint: String
+    @Option(help: "The CA that signed etcd's certificate.") var ca: String
+    @Option(help: "The client certificate (PEM).") var cert: String
+    @Option(help: "The client key (PEM).") var key: String
+    @Option(help: "Watchers.") var watchers = 100
+    @Option(help: "Sequential puts.") var writes = 50
+    @Option(help: "Bound in seconds of every wait.") var timeout: Double = 120
+    @Option(help: "Event loop threads of the watchers (default: the number of cores).") var threads: Int?
+    @Flag(help: "Print the result as one JSON object on the last line of standard output.") var json = false
+
+    func validate() throws {
+        try Limits.checkAgents(self.watchers)
+        guard (1...100_000).contains(self.writes) else { throw ValidationError("--writes must be between 1 and 100000") }
+        guard self.timeout > 0, self.timeout <= 86_400 else { throw ValidationError("--timeout must be between 0 and 86400 seconds") }
+        guard self.endpoint.hasPrefix("https://") else { throw ValidationError("--endpoint must be https://HOST:PORT (etcd with TLS)") }
+        do {
+            _ = try CommonOptions.hostAndPort(String(self.endpoint.dropFirst("https://".count)))
+        } catch {
+            throw ValidationError("--endpoint: \(error)")
+        }
+    }
+
+    func run() async throws {
+        let (host, port) = try CommonOptions.hostAndPort(String(self.endpoint.dropFirst("https://".count)))
+        let context = try EtcdScenario.sslContext(ca: self.ca, certificate: self.cert, key: self.key)
+        let result = try await EtcdScenario.run(
+            endpoint: .init(host: host, port: port, sslContext: context), watchers: self.watchers, writes: self.writes, threads: self.threads,
+            timeout: .milliseconds(Int64(self.timeout * 1000))
+        )
+        var options = CommonOptions()
+        options.json = self.json
+        options.report(result)
+    }
+}
+
+struct FloorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "floor",
+        abstract: "The fanout shape against a trivial TLS broadcast server (no store, no logic): the transport's floor."
+    )
+
+    @Option(help: "Subscribers.") var agents = 100
+    @Option(help: "Sequential writes.") var writes = 50
+    @Option(help: "Bound in seconds of every wait.") var timeout: Double = 120
+    @Option(help: "Event loop threads of the subscribers (default: the number of cores).") var threads: Int?
+    @Flag(help: "Print the result as one JSON object on the last line of standard output.") var json = false
+
+    func validate() throws {
+        try Limits.checkAgents(self.agents)
+        guard (1...100_000).contains(self.writes) else { throw ValidationError("--writes must be between 1 and 100000") }
+        guard self.timeout > 0, self.timeout <= 86_400 else { throw ValidationError("--timeout must be between 0 and 86400 seconds") }
+    }
+
+    func run() async throws {
+        let result = try await FloorScenario.run(
+            agents: self.agents, writes: self.writes, threads: self.threads, timeout: .milliseconds(Int64(self.timeout * 1000))
+        )
+        var options = CommonOptions()
+        options.json = self.json
+        options.report(result)
+    }
+}
+
+struct FloorServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "floor-server",
+        abstract: "The broadcast server of `floor` (started by it).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "Port on 127.0.0.1.") var port: Int
+    @Option(name: .customLong("certs-dir"), help: "ca.crt, server.crt, server.key.") var certsDir: String
+
+    func run() async throws {
+        try await FloorServer.run(port: self.port, certificatesDirectory: self.certsDir)
     }
 }

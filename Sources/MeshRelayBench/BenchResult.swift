@@ -4,6 +4,8 @@ public enum BenchValue: Sendable, Hashable {
     case double(Double)
     case string(String)
     case bool(Bool)
+    /// A list of numbers (samples for plots).
+    case numbers([Double])
     case null
 }
 
@@ -49,6 +51,26 @@ public struct BenchResult: Sendable, Hashable {
         self.set(key, .double(value))
     }
 
+    /// Sets the figures of a fan-out (`fanout`, `etcd-fanout`, `floor` share them): per write the
+    /// latency of the last agent (`p50_ms`, `p99_ms`, `max_ms`, and every sample in `samples_ms`),
+    /// per agent (`agent_…`, and `agent_cdf_ms`: the per-agent latency at percentiles 0, 1, …,
+    /// 100), and of the write itself (`api_…`, when measured).
+    mutating func setFanout(agents: Int, writes: Int, lastAgent: [Double], perAgent: [Double], write: [Double]) {
+        let last = LatencySummary(milliseconds: lastAgent)
+        let each = LatencySummary(milliseconds: perAgent)
+        self.set("agents", agents)
+        self.set("writes", writes)
+        self.set(prefix: "", last)
+        self.set(prefix: "agent_", each)
+        if !write.isEmpty {
+            self.set(prefix: "api_", LatencySummary(milliseconds: write))
+        }
+        self.set("acks", each.count)
+        self.set("samples_ms", .numbers(lastAgent))
+        let sorted = perAgent.sorted()
+        self.set("agent_cdf_ms", .numbers(sorted.isEmpty ? [] : (0...100).map { LatencySummary.percentile(Double($0), ofSorted: sorted) }))
+    }
+
     /// Sets `PREFIXp50_ms`, `PREFIXp99_ms` and `PREFIXmax_ms` from a summary.
     public mutating func set(prefix: String, _ summary: LatencySummary) {
         self.set("\(prefix)p50_ms", summary.p50)
@@ -82,6 +104,8 @@ public struct BenchResult: Sendable, Hashable {
             return Self.quoted(text)
         case .bool(let flag):
             return flag ? "true" : "false"
+        case .numbers(let numbers):
+            return "[" + numbers.map { Self.format($0) }.joined(separator: ",") + "]"
         case .null:
             return "null"
         }

@@ -44,26 +44,30 @@ final class FleetRecorder: Sendable {
         var welcomes = 0
     }
 
-    private let records: Mutex<[AgentRecord]>
+    /// One lock per agent: the agents' event loops record every message, and with one lock for
+    /// the fleet they (and the waiting scenario) contended on it at every ACK.
+    private let records: [AgentBox]
     /// Keep every ACK (fanout, churn) or only the last revision.
     let keepsAcks: Bool
+
+    private final class AgentBox: Sendable {
+        let record = Mutex(AgentRecord())
+    }
 
     /// - Parameters:
     ///   - agents: How many agents.
     ///   - keepsAcks: Keep every ACK event.
     init(agents: Int, keepsAcks: Bool) {
-        self.records = Mutex(Array(repeating: AgentRecord(), count: agents))
+        self.records = (0..<agents).map { _ in AgentBox() }
         self.keepsAcks = keepsAcks
     }
 
     /// Changes the record of agent `index`.
     func update(_ index: Int, _ body: (inout AgentRecord) -> Void) {
-        self.records.withLock { records in
-            guard records.indices.contains(index) else {
-                return
-            }
-            body(&records[index])
+        guard self.records.indices.contains(index) else {
+            return
         }
+        self.records[index].record.withLock { body(&$0) }
     }
 
     /// An agent wrote the ACK of `revision` at `at`.
@@ -77,14 +81,14 @@ final class FleetRecorder: Sendable {
         }
     }
 
-    /// Reads the records under the lock.
+    /// Reads a copy of the records (each read under its lock).
     func read<Result: Sendable>(_ body: ([AgentRecord]) -> Result) -> Result {
-        self.records.withLock { body($0) }
+        body(self.records.map { $0.record.withLock { $0 } })
     }
 
     /// How many agents wrote an ACK of `revision` or later.
     func agentsAcked(atLeast revision: Int64) -> Int {
-        self.read { records in records.count { $0.lastAckRevision >= revision } }
+        self.records.count { $0.record.withLock { $0.lastAckRevision } >= revision }
     }
 
     /// Sums over every agent.

@@ -66,6 +66,9 @@ final class ManagedServer {
             "--relay-listen", "127.0.0.1:\(self.relayPort)",
             "--certs-dir", self.certificatesDirectory,
             "--log-level", self.logLevel,
+            // Every simulated agent connects from 127.0.0.1: the per-source limit (256 by default)
+            // would refuse all but the first 256.
+            "--max-connections-per-source", "100000",
         ]
         if let heartbeatInterval = self.heartbeatInterval {
             arguments += ["--heartbeat-interval", String(heartbeatInterval)]

@@ -42,12 +42,7 @@ enum Scenarios {
             let each = LatencySummary(milliseconds: perAgent)
             let api = LatencySummary(milliseconds: apiLatency)
             var result = BenchResult(scenario: "fanout")
-            result.set("agents", agents)
-            result.set("writes", writes)
-            result.set(prefix: "", last)
-            result.set(prefix: "agent_", each)
-            result.set(prefix: "api_", api)
-            result.set("acks", each.count)
+            result.setFanout(agents: agents, writes: writes, lastAgent: lastAgent, perAgent: perAgent, write: apiLatency)
             progress(
                 "fanout: \(agents) agents, \(writes) writes; last agent ACKed p50 \(ms(last.p50)) p99 \(ms(last.p99)) "
                     + "max \(ms(last.max)); per agent p50 \(ms(each.p50)) p99 \(ms(each.p99)) max \(ms(each.max)); "

@@ -28,6 +28,7 @@ final class SimulatedAgent: @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var connected = false
     private var timer: Scheduled<Void>?
+    private var timerDeadline: ContinuousClock.Instant?
     private var reconnectTimer: Scheduled<Void>?
     private var failedAttempts = 0
     private var stopping = false
@@ -237,15 +238,25 @@ final class SimulatedAgent: @unchecked Sendable {
             }
     }
 
+    /// Arms the timer for the machine's next deadline. A timer armed for an earlier instant stays
+    /// (it fires early, which the machine ignores, and is armed again): most messages only move
+    /// the liveness deadline later, and rescheduling per message was a tenth of the harness's CPU.
     private func rearmTimer() {
-        self.timer?.cancel()
-        self.timer = nil
         guard let deadline = self.machine.nextTimerDeadline else {
+            self.timer?.cancel()
+            self.timer = nil
+            self.timerDeadline = nil
             return
         }
+        if let armed = self.timerDeadline, self.timer != nil, armed <= deadline {
+            return
+        }
+        self.timer?.cancel()
+        self.timerDeadline = deadline
         let delay = ContinuousClock.now.duration(to: deadline)
         self.timer = self.eventLoop.scheduleTask(in: TimeAmount(max(delay, .zero))) {
             self.timer = nil
+            self.timerDeadline = nil
             self.run(self.machine.timerFired(now: .now))
         }
     }

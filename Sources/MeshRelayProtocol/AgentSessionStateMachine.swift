@@ -452,25 +452,35 @@ public struct AgentSessionStateMachine: Sendable {
 
     /// Applies the outcome of `update` to `held` and returns the results that belong in its ACK.
     private mutating func record(_ update: Update, results: [ResourceResult]) -> [ResourceResult] {
-        var upserted: [RelayResourceKey: Int64] = [:]
-        upserted.reserveCapacity(update.upserts.count)
-        for resource in update.upserts {
-            upserted[resource.key] = resource.version
-        }
-        var answered = Set<RelayResourceKey>()
-        let accepted = results.filter { result in
-            upserted[result.key] == result.version && answered.insert(result.key).inserted
+        let accepted: [ResourceResult]
+        if Self.answersInOrder(results, update) {
+            // The usual case (one result per upsert, in its order, naming its version): no
+            // lookup table — a 10,000-resource snapshot spent a quarter of its handling there.
+            accepted = results
+        } else {
+            var upserted: [RelayResourceKey: Int64] = [:]
+            upserted.reserveCapacity(update.upserts.count)
+            for resource in update.upserts {
+                upserted[resource.key] = resource.version
+            }
+            var answered = Set<RelayResourceKey>()
+            accepted = results.filter { result in
+                upserted[result.key] == result.version && answered.insert(result.key).inserted
+            }
         }
 
         if update.isSnapshot {
             // The set becomes exactly the snapshot's; a key whose new version fails keeps its
             // previous version.
             var kept: [RelayResourceKey: Int64] = [:]
-            for key in upserted.keys {
-                if let version = self.held[key] {
-                    kept[key] = version
+            if !self.held.isEmpty {
+                for resource in update.upserts {
+                    if let version = self.held[resource.key] {
+                        kept[resource.key] = version
+                    }
                 }
             }
+            kept.reserveCapacity(update.upserts.count)
             self.held = kept
             self.warnings = self.warnings.filter { kept[$0.key] != nil }
         }
@@ -492,5 +502,20 @@ public struct AgentSessionStateMachine: Sendable {
         }
         self.appliedRevision = update.revision
         return accepted
+    }
+
+    /// Whether `results` has one result per upsert of `update`, in the same order, with its
+    /// version, and no key twice (checked by sorting only when the keys are not already in
+    /// ascending order, as the server sends them).
+    private static func answersInOrder(_ results: [ResourceResult], _ update: Update) -> Bool {
+        guard results.count == update.upserts.count else { return false }
+        var previous: RelayResourceKey?
+        var ascending = true
+        for (result, resource) in zip(results, update.upserts) {
+            guard result.key == resource.key, result.version == resource.version else { return false }
+            if let previous, !(previous < result.key) { ascending = false }
+            previous = result.key
+        }
+        return ascending || Set(results.map(\.key)).count == results.count
     }
 }

@@ -28,17 +28,37 @@ public struct ResourceEvent: Codable, Sendable, Hashable {
 /// durable: a restarted server starts with none, and with several replicas each keeps the events
 /// it saw). At most ``perResource`` per resource; the clusters that applied one generation
 /// share one `applied` event.
+///
+/// Recording an acknowledgement costs the same whatever the number of clusters (a fan-out to
+/// 1,000 agents records 1,000 of them per write): the clusters of a merged `applied` event are
+/// kept as a list plus a set, and its message is written when the events are read.
 public final class EventLog: Sendable {
     /// Events kept per resource.
     public static let perResource = 20
 
-    private let events = Mutex<[ResourceKey: [ResourceEvent]]>([:])
+    /// An event as kept: for `applied`, the clusters so far and the time of the last report
+    /// (message and time are written on reading).
+    struct Entry: Sendable {
+        var event: ResourceEvent
+        var clusterSet: Set<String> = []
+        var appliedAt: Date?
+
+        var resolved: ResourceEvent {
+            guard event.type == "applied" else { return event }
+            var resolved = event
+            resolved.message = "applied by " + event.clusters.joined(separator: ", ")
+            if let appliedAt { resolved.time = RFC3339.string(from: appliedAt) }
+            return resolved
+        }
+    }
+
+    private let entries = Mutex<[ResourceKey: [Entry]]>([:])
 
     public init() {}
 
     /// The events of `key`, oldest first.
     public func events(for key: ResourceKey) -> [ResourceEvent] {
-        events.withLock { $0[key] ?? [] }
+        entries.withLock { $0[key] ?? [] }.map(\.resolved)
     }
 
     /// A new generation of `key` was committed.
@@ -48,53 +68,70 @@ public final class EventLog: Sendable {
 
     /// A resource was deleted: its events go with it.
     public func deleted(_ key: ResourceKey) {
-        _ = events.withLock { $0.removeValue(forKey: key) }
+        _ = entries.withLock { $0.removeValue(forKey: key) }
     }
 
     /// What agents acknowledged (not what a reconnecting agent says it still holds).
     public func acknowledged(_ records: [ResourceStatusRecord]) {
-        for record in records {
-            let time = RFC3339.string(from: record.updatedAt)
-            switch record.state {
-            case .applied:
-                events.withLock { events in
-                    var list = events[record.key] ?? []
-                    if let last = list.indices.last, list[last].type == "applied", list[last].generation == record.observedGeneration {
-                        if !list[last].clusters.contains(record.cluster) { list[last].clusters.append(record.cluster) }
-                        list[last].time = time
-                        list[last].message = "applied by " + list[last].clusters.joined(separator: ", ")
-                    } else {
-                        list.append(
-                            ResourceEvent(
-                                type: "applied", time: time, generation: record.observedGeneration, clusters: [record.cluster],
-                                message: "applied by \(record.cluster)"
+        // One lock for the ACK (an initial sync acknowledges thousands of resources at once).
+        entries.withLock { entries in
+            for record in records {
+                switch record.state {
+                case .applied:
+                    // Mutated in place: a copy of the list per acknowledgement would cost as much
+                    // as the list.
+                    entries[record.key, default: []].mergeApplied(cluster: record.cluster, generation: record.observedGeneration, at: record.updatedAt)
+                case .failed:
+                    let time = RFC3339.string(from: record.updatedAt)
+                    entries[record.key, default: []].appendBounded(
+                        Entry(
+                            event: ResourceEvent(
+                                type: "nacked", time: time, generation: record.observedGeneration, clusters: [record.cluster], message: record.message
                             )
                         )
-                    }
-                    events[record.key] = Array(list.suffix(Self.perResource))
+                    )
+                case .warning:
+                    let time = RFC3339.string(from: record.updatedAt)
+                    let type = record.message.contains("already claimed by") ? "conflict" : "warning"
+                    entries[record.key, default: []].appendBounded(
+                        Entry(
+                            event: ResourceEvent(type: type, time: time, generation: record.observedGeneration, clusters: [record.cluster], message: record.message)
+                        )
+                    )
+                case .pending:
+                    continue
                 }
-            case .failed:
-                append(
-                    ResourceEvent(type: "nacked", time: time, generation: record.observedGeneration, clusters: [record.cluster], message: record.message),
-                    to: record.key
-                )
-            case .warning:
-                let type = record.message.contains("already claimed by") ? "conflict" : "warning"
-                append(
-                    ResourceEvent(type: type, time: time, generation: record.observedGeneration, clusters: [record.cluster], message: record.message),
-                    to: record.key
-                )
-            case .pending:
-                continue
             }
         }
     }
 
     private func append(_ event: ResourceEvent, to key: ResourceKey) {
-        events.withLock { events in
-            var list = events[key] ?? []
-            list.append(event)
-            events[key] = Array(list.suffix(Self.perResource))
+        entries.withLock { entries in
+            entries[key, default: []].appendBounded(Entry(event: event))
         }
+    }
+}
+
+extension [EventLog.Entry] {
+    /// Adds `cluster` to the last event if it is the `applied` event of `generation`, else
+    /// appends a new `applied` event.
+    mutating func mergeApplied(cluster: String, generation: Int64, at date: Date) {
+        if let last = indices.last, self[last].event.type == "applied", self[last].event.generation == generation {
+            if self[last].clusterSet.insert(cluster).inserted { self[last].event.clusters.append(cluster) }
+            self[last].appliedAt = date
+        } else {
+            appendBounded(
+                EventLog.Entry(
+                    event: ResourceEvent(type: "applied", time: "", generation: generation, clusters: [cluster], message: ""),
+                    clusterSet: [cluster], appliedAt: date
+                )
+            )
+        }
+    }
+
+    /// Appends, dropping the oldest beyond ``EventLog/perResource``.
+    mutating func appendBounded(_ entry: EventLog.Entry) {
+        append(entry)
+        if count > EventLog.perResource { removeFirst(count - EventLog.perResource) }
     }
 }

@@ -28,12 +28,18 @@ public final class RelayHub: Service, Sendable {
         var sessions: [UInt64: Session] = [:]
         var nextID: UInt64 = 0
         /// When recent revisions were committed (for the convergence histogram); bounded.
-        var commits: [Int64: ContinuousClock.Instant] = [:]
+        var commits = CommitTimes()
         /// The highest revision each cluster was seen holding (each revision counted once).
         var converged: [String: Int64] = [:]
         /// Encoded snapshot UPDATE frames of the current views, by view group.
         var snapshotFrames: [Int: RelayFrame] = [:]
+        /// Encoded UPDATE frames by content (see ``updateFrame(_:)``), of the latest revision.
+        var updateFrames: [UpdateContent: RelayFrame] = [:]
     }
+
+    /// The least time between two commits of agents' status (how far the stored status may lag
+    /// behind what agents reported).
+    static let statusCommitInterval = Duration.milliseconds(100)
 
     /// How many commit times are remembered.
     static let rememberedCommits = 1024
@@ -47,6 +53,10 @@ public final class RelayHub: Service, Sendable {
     private let state = Mutex(State())
     private let changes: AsyncStream<Void>
     private let changesContinuation: AsyncStream<Void>.Continuation
+    /// Status writes of all sessions waiting for the status writer.
+    private let statusBatch = Mutex(StatusBatch())
+    private let statusWrites: AsyncStream<Void>
+    private let statusWritten: AsyncStream<Void>.Continuation
 
     public init(store: any ResourceStore, serverID: String, logger: Logger, metrics: ServerMetrics? = nil, events: EventLog? = nil) {
         self.metrics = metrics
@@ -55,6 +65,7 @@ public final class RelayHub: Service, Sendable {
         self.serverID = serverID
         self.logger = logger
         (changes, changesContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (statusWrites, statusWritten) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Tells the hub that the store changed (after an API write that committed `revision`).
@@ -62,11 +73,8 @@ public final class RelayHub: Service, Sendable {
         state.withLock { state in
             // Another replica's revision can be announced more than once (notification, poll):
             // its commit time is when this replica first heard of it.
-            guard state.commits[revision] == nil, state.views.map({ $0.revision < revision }) ?? true else { return }
-            state.commits[revision] = ContinuousClock.now
-            if state.commits.count > Self.rememberedCommits, let oldest = state.commits.keys.min() {
-                state.commits[oldest] = nil
-            }
+            guard state.views.map({ $0.revision < revision }) ?? true else { return }
+            state.commits.record(revision, at: ContinuousClock.now, keeping: Self.rememberedCommits)
         }
         changesContinuation.yield()
     }
@@ -79,7 +87,7 @@ public final class RelayHub: Service, Sendable {
             let previous = state.converged[cluster] ?? 0
             guard revision > previous else { return [] }
             state.converged[cluster] = revision
-            return state.commits.filter { $0.key > previous && $0.key <= revision }.map { now - $0.value }
+            return state.commits.times(after: previous, through: revision).map { now - $0 }
         }
         for sample in samples { metrics.convergence(cluster: cluster, seconds: sample) }
     }
@@ -88,10 +96,16 @@ public final class RelayHub: Service, Sendable {
         metrics?.agentsConnected(cluster: cluster, count: state.sessions.values.filter { $0.cluster == cluster }.count)
     }
 
-    /// Recomputes and pushes views on every change until shutdown.
+    /// Recomputes and pushes views on every change, and commits the sessions' status writes,
+    /// until shutdown; then commits the status writes still pending (the relay listener, shut
+    /// down first, has closed the sessions by then).
     public func run() async throws {
-        for await _ in changes.cancelOnGracefulShutdown() {
-            await pushViews()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.writeStatuses() }
+            for await _ in changes.cancelOnGracefulShutdown() {
+                await pushViews()
+            }
+            statusWritten.finish()
         }
     }
 
@@ -107,6 +121,7 @@ public final class RelayHub: Service, Sendable {
             if let current = state.views, current.revision >= views.revision { return current }
             state.views = views
             state.snapshotFrames = [:]
+            state.updateFrames = [:]
             return views
         }
     }
@@ -152,6 +167,45 @@ public final class RelayHub: Service, Sendable {
         let frame = try RelayMessageCoding.frame(for: .update(view.snapshotUpdate))
         state.withLock { state in
             if state.views?.revision == view.revision { state.snapshotFrames[group] = frame }
+        }
+        return frame
+    }
+
+    /// What identifies an UPDATE's encoding: its revision, kind, and the keys and versions of its
+    /// upserts and removals (a resource's version names its content).
+    struct UpdateContent: Hashable {
+        var revision: Int64
+        var isSnapshot: Bool
+        var upserts: [RelayResourceKey]
+        var versions: [Int64]
+        var removals: [RelayResourceKey]
+
+        init(_ update: Update) {
+            revision = update.revision
+            isSnapshot = update.isSnapshot
+            upserts = update.upserts.map(\.key)
+            versions = update.upserts.map(\.version)
+            removals = update.removals
+        }
+    }
+
+    /// Encoded UPDATE frames kept for one revision.
+    static let rememberedUpdateFrames = 64
+
+    /// The frame of `update`, encoded once for every session that sends the same update: after a
+    /// write, the sessions of clusters that see the same resources and were in step compute the
+    /// same difference, and encoding it once per session was a tenth of the fan-out's CPU.
+    func updateFrame(_ update: Update) throws(RelayProtocolError) -> RelayFrame {
+        let content = UpdateContent(update)
+        if let frame = state.withLock({ $0.updateFrames[content] }) {
+            return frame
+        }
+        let frame = try RelayMessageCoding.frame(for: .update(update))
+        state.withLock { state in
+            // Only frames of the newest revision are kept; a lagging session encodes its own.
+            guard state.views?.revision == update.revision else { return }
+            if state.updateFrames.count >= Self.rememberedUpdateFrames { state.updateFrames = [:] }
+            state.updateFrames[content] = frame
         }
         return frame
     }
@@ -223,42 +277,77 @@ public final class RelayHub: Service, Sendable {
         DataPlaneHealth(state: String(health.state.prefix(64)), message: String(health.message.prefix(512)))
     }
 
-    /// Applies a session's status writes in order (one task per session).
-    func write(_ writes: AsyncStream<StatusWrite>) async {
-        var record: ClusterStatusRecord?
-        for await write in writes {
+    /// Records a session's status write: merged into the pending ``StatusBatch``, which the
+    /// hub's status writer commits (``run()``). `record` is the session's cluster record, kept by
+    /// the session (loop-bound) between calls.
+    func recordStatus(_ write: StatusWrite, record: inout ClusterStatusRecord?) {
+        let now = Date()
+        var change: ((inout StatusBatch) -> Void)?
+        switch write {
+        case .connected(let connected):
+            record = connected
+            change = { $0.save(connected) }
+        case .ack(_, _, let records):
+            guard !records.isEmpty else { return }
+            change = { $0.add(resources: records) }
+        case .synchronized(_, let revision):
+            guard var current = record else { return }
+            current.appliedRevision = max(current.appliedRevision, revision)
+            current.lastSeen = now
+            current.updatedAt = now
+            record = current
+            change = { [current] in $0.save(current) }
+        case .dataPlane(let health):
+            guard var current = record else { return }
+            current.dataPlaneState = health.state
+            current.dataPlaneMessage = health.message
+            current.lastSeen = now
+            current.updatedAt = now
+            record = current
+            change = { [current] in $0.save(current) }
+        case .disconnected(let cluster):
+            // A newer session of the cluster, here or on another replica, owns the record.
+            if state.withLock({ $0.sessions.values.contains { $0.cluster == cluster } }) { return }
+            if record == nil {
+                let disconnected = ClusterStatusRecord(cluster: cluster, connected: false, lastSeen: now, server: serverID, updatedAt: now)
+                change = { $0.save(disconnected) }
+            } else {
+                change = { $0.markDisconnected(cluster: cluster, at: now) }
+            }
+        }
+        guard let change else { return }
+        statusBatch.withLock { change(&$0) }
+        statusWritten.yield()
+    }
+
+    /// Commits pending status writes until `statusWritten` finishes, then the rest: each commit
+    /// takes everything that arrived while the previous one ran.
+    private func writeStatuses() async {
+        for await _ in statusWrites {
+            await commitStatuses()
+            // At most one commit per interval: the ACKs of a fan-out (and of the next ones, under
+            // a stream of writes) gather into one transaction instead of keeping the store's
+            // writer and a core busy while the next write fans out.
+            try? await Task.sleep(for: Self.statusCommitInterval)
+        }
+        await commitStatuses()
+    }
+
+    /// Commits the pending status writes (one store call per ``StatusBatch/Step``).
+    func commitStatuses() async {
+        let batch = statusBatch.withLock { batch in
+            defer { batch = StatusBatch() }
+            return batch
+        }
+        for step in batch.steps {
             do {
-                switch write {
-                case .connected(let connected):
-                    record = connected
-                    try await store.saveClusterStatus(connected)
-                case .ack(_, _, let records):
+                switch step {
+                case .resources(let records):
                     try await store.saveResourceStatuses(records)
-                case .synchronized(_, let revision):
-                    if var current = record {
-                        current.appliedRevision = max(current.appliedRevision, revision)
-                        current.lastSeen = Date()
-                        current.updatedAt = Date()
-                        record = current
-                        try await store.saveClusterStatus(current)
-                    }
-                case .dataPlane(let health):
-                    if var current = record {
-                        current.dataPlaneState = health.state
-                        current.dataPlaneMessage = health.message
-                        current.lastSeen = Date()
-                        current.updatedAt = Date()
-                        record = current
-                        try await store.saveClusterStatus(current)
-                    }
-                case .disconnected(let cluster):
-                    // A newer session of the cluster, here or on another replica, owns the record.
-                    if state.withLock({ $0.sessions.values.contains { $0.cluster == cluster } }) { break }
-                    if record == nil {
-                        try await store.saveClusterStatus(ClusterStatusRecord(cluster: cluster, connected: false, lastSeen: Date(), server: serverID, updatedAt: Date()))
-                    } else {
-                        try await store.markDisconnected(cluster: cluster, server: serverID, at: Date())
-                    }
+                case .clusters(let records):
+                    try await store.saveClusterStatuses(records)
+                case .markDisconnected(let cluster, let date):
+                    try await store.markDisconnected(cluster: cluster, server: serverID, at: date)
                 }
             } catch {
                 logger.warning("cannot record agent status", metadata: ["error": "\(error)"])
@@ -286,5 +375,45 @@ public final class RelayHub: Service, Sendable {
                 revision: revision, updatedAt: now
             )
         }
+    }
+}
+
+/// When recent revisions were committed, in revision order (a session's ACK looks up the few it
+/// covers by binary search: at 1,000 ACKs per write, a scan of every remembered commit per ACK
+/// was a measurable part of the fan-out).
+struct CommitTimes: Sendable {
+    private var revisions: [Int64] = []
+    private var instants: [ContinuousClock.Instant] = []
+
+    var count: Int { revisions.count }
+
+    /// Remembers when `revision` committed (the first announcement counts), forgetting the oldest
+    /// beyond `limit`.
+    mutating func record(_ revision: Int64, at instant: ContinuousClock.Instant, keeping limit: Int) {
+        let index = firstIndex(after: revision - 1)
+        if index < revisions.count, revisions[index] == revision { return }
+        revisions.insert(revision, at: index)
+        instants.insert(instant, at: index)
+        if revisions.count > limit {
+            revisions.removeFirst(revisions.count - limit)
+            instants.removeFirst(instants.count - limit)
+        }
+    }
+
+    /// The commit times of the remembered revisions in `(previous, revision]`.
+    func times(after previous: Int64, through revision: Int64) -> ArraySlice<ContinuousClock.Instant> {
+        guard previous < revision else { return [] }
+        return instants[firstIndex(after: previous)..<firstIndex(after: revision)]
+    }
+
+    /// The index of the first remembered revision greater than `revision`.
+    private func firstIndex(after revision: Int64) -> Int {
+        var low = 0
+        var high = revisions.count
+        while low < high {
+            let middle = (low + high) / 2
+            if revisions[middle] <= revision { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 }

@@ -21,8 +21,13 @@ final class RelaySessionHandler: ChannelInboundHandler {
     private var logger: Logger
     private var machine: ServerSessionStateMachine?
     private var timer: Scheduled<Void>?
+    /// The machine deadline `timer` is armed for.
+    private var timerDeadline: ContinuousClock.Instant?
     private var registration: UInt64?
-    private var statusWrites: AsyncStream<RelayHub.StatusWrite>.Continuation?
+    /// Whether the session records status (from establishment to the close).
+    private var recordsStatus = false
+    /// The cluster record of the session as last recorded.
+    private var statusRecord: ClusterStatusRecord?
     private var lastWrite: EventLoopFuture<Void>?
     /// When the client certificate expires (status, `meshrelay check`).
     private var certificateNotAfter: Date?
@@ -107,8 +112,7 @@ final class RelaySessionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         run(machine?.channelClosed() ?? [], context: context)
-        statusWrites?.finish()
-        statusWrites = nil
+        recordsStatus = false
         context.fireChannelInactive()
     }
 
@@ -131,6 +135,8 @@ final class RelaySessionHandler: ChannelInboundHandler {
                 }
             case .established(let cluster, let hello, let version):
                 established(cluster: cluster, hello: hello, protocolVersion: version, context: context)
+            case .send(.update(let update)):
+                wrote = write(frame: { () throws(RelayProtocolError) in try hub.updateFrame(update) }, context: context) || wrote
             case .send(let message):
                 wrote = write(message, context: context) || wrote
             case .sendSnapshot(let view):
@@ -141,13 +147,13 @@ final class RelaySessionHandler: ChannelInboundHandler {
                 if let cluster = machine?.identity {
                     hub.metrics?.nacks(cluster: cluster, count: results.count { $0.state == .failed })
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
-                    statusWrites?.yield(.ack(cluster: cluster, revision: revision, records: records))
+                    recordStatus(.ack(cluster: cluster, revision: revision, records: records))
                     hub.events?.acknowledged(records)
                 }
             case .recordHeld(let revision, let results):
                 if let cluster = machine?.identity {
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
-                    statusWrites?.yield(.ack(cluster: cluster, revision: revision, records: records))
+                    recordStatus(.ack(cluster: cluster, revision: revision, records: records))
                 }
             case .recordDataPlane(let health):
                 if let cluster = machine?.identity {
@@ -155,11 +161,11 @@ final class RelaySessionHandler: ChannelInboundHandler {
                         "agent data plane health changed",
                         metadata: ["agent.cluster": "\(cluster)", "data_plane.state": "\(health.state)", "data_plane.message": "\(health.message)"]
                     )
-                    statusWrites?.yield(.dataPlane(RelayHub.bounded(health)))
+                    recordStatus(.dataPlane(RelayHub.bounded(health)))
                 }
             case .synchronized(let revision):
                 if let cluster = machine?.identity {
-                    statusWrites?.yield(.synchronized(cluster: cluster, revision: revision))
+                    recordStatus(.synchronized(cluster: cluster, revision: revision))
                     hub.observeConvergence(cluster: cluster, revision: revision)
                 }
             case .close(let code, let message):
@@ -175,12 +181,17 @@ final class RelaySessionHandler: ChannelInboundHandler {
             case .disconnected(let cluster):
                 if let registration { hub.unregister(registration) }
                 registration = nil
-                statusWrites?.yield(.disconnected(cluster: cluster))
+                recordStatus(.disconnected(cluster: cluster))
                 logger.info("agent disconnected")
             }
         }
         if wrote { context.flush() }
         armTimer(context: context)
+    }
+
+    private func recordStatus(_ write: RelayHub.StatusWrite) {
+        guard recordsStatus else { return }
+        hub.recordStatus(write, record: &statusRecord)
     }
 
     private func write(_ message: RelayMessage, context: ChannelHandlerContext) -> Bool {
@@ -203,11 +214,8 @@ final class RelaySessionHandler: ChannelInboundHandler {
     }
 
     private func established(cluster: String, hello: Hello, protocolVersion: UInt32, context: ChannelHandlerContext) {
-        let (stream, continuation) = AsyncStream.makeStream(of: RelayHub.StatusWrite.self)
-        statusWrites = continuation
-        let hub = self.hub
-        Task { await hub.write(stream) }
-        continuation.yield(
+        recordsStatus = true
+        recordStatus(
             .connected(
                 ClusterStatusRecord(
                     cluster: cluster, connected: true, lastSeen: Date(), appliedRevision: hello.appliedRevision,
@@ -242,11 +250,17 @@ final class RelaySessionHandler: ChannelInboundHandler {
 
     private func armTimer(context: ChannelHandlerContext) {
         guard let deadline = machine?.nextTimerDeadline else { return }
+        // Most messages move the deadline later (liveness): a timer armed for an earlier instant
+        // stays, fires early (harmless: the machine checks its deadlines) and is armed again
+        // then. Rescheduling per message cost more than handling the message.
+        if let armed = timerDeadline, armed <= deadline { return }
         timer?.cancel()
+        timerDeadline = deadline
         let delay = max(Duration.zero, deadline - ContinuousClock.now)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: TimeAmount(delay) + .milliseconds(1)) {
             let (handler, context) = loopBound.value
+            handler.timerDeadline = nil
             handler.run(handler.machine?.timerFired(now: .now) ?? [], context: context)
         }
     }

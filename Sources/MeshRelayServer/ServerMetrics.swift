@@ -1,5 +1,6 @@
 public import CoreMetrics
 import Foundation
+import Synchronization
 
 /// The server's own metrics, created from an explicit factory so that tests and several servers
 /// in one process do not share global state.
@@ -7,12 +8,21 @@ public struct ServerMetrics: Sendable {
     let factory: any MetricsFactory
     let revision: Gauge
     let resources: Gauge
+    /// Handles of the per-frame and per-ACK metrics, made once: making a handle through the
+    /// factory (label formatting, registry lock) per frame cost more than the frame.
+    private let handles = Handles()
 
     /// - Parameter factory: Usually a `PrometheusMetricsFactory` whose registry `/metrics` emits.
     public init(factory: any MetricsFactory) {
         self.factory = factory
         revision = Gauge(label: "meshrelay_revision", dimensions: [], factory: factory)
         resources = Gauge(label: "meshrelay_resources", dimensions: [], factory: factory)
+    }
+
+    private final class Handles: Sendable {
+        let frames = Mutex<[String: [String: Counter]]>([:])
+        let bytes = Mutex<[String: Counter]>([:])
+        let convergence = Mutex<[String: CoreMetrics.Timer]>([:])
     }
 
     func requestCompleted(method: String, code: Int) {
@@ -40,8 +50,21 @@ public struct ServerMetrics: Sendable {
     }
 
     func relayFrame(direction: String, type: String, bytes: Int) {
-        Counter(label: "meshrelay_relay_frames_total", dimensions: [("direction", direction), ("type", type)], factory: factory).increment()
-        Counter(label: "meshrelay_relay_bytes_total", dimensions: [("direction", direction)], factory: factory).increment(by: bytes)
+        let factory = self.factory
+        let frames = handles.frames.withLock { counters in
+            if let counter = counters[direction]?[type] { return counter }
+            let counter = Counter(label: "meshrelay_relay_frames_total", dimensions: [("direction", direction), ("type", type)], factory: factory)
+            counters[direction, default: [:]][type] = counter
+            return counter
+        }
+        let byteCounter = handles.bytes.withLock { counters in
+            if let counter = counters[direction] { return counter }
+            let counter = Counter(label: "meshrelay_relay_bytes_total", dimensions: [("direction", direction)], factory: factory)
+            counters[direction] = counter
+            return counter
+        }
+        frames.increment()
+        byteCounter.increment(by: bytes)
     }
 
     func nacks(cluster: String, count: Int) {
@@ -55,6 +78,13 @@ public struct ServerMetrics: Sendable {
 
     /// Time from a revision's commit to a cluster's agent holding it.
     func convergence(cluster: String, seconds: Duration) {
-        Timer(label: "meshrelay_convergence_seconds", dimensions: [("cluster", cluster)], factory: factory).record(duration: seconds)
+        let factory = self.factory
+        let timer = handles.convergence.withLock { timers in
+            if let timer = timers[cluster] { return timer }
+            let timer = Timer(label: "meshrelay_convergence_seconds", dimensions: [("cluster", cluster)], factory: factory)
+            timers[cluster] = timer
+            return timer
+        }
+        timer.record(duration: seconds)
     }
 }

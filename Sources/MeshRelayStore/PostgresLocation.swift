@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Where a ``PostgresStore`` lives: parsed from `--store postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]`
 /// (`postgresql://` too). The password may also come from a file (`--store-password-file`), so

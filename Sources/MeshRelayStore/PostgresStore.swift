@@ -351,26 +351,35 @@ public final class PostgresStore: SharedStore {
 
     // MARK: - Status
 
-    public func saveClusterStatus(_ record: ClusterStatusRecord) async throws {
+    public func saveClusterStatuses(_ records: [ClusterStatusRecord]) async throws {
+        guard !records.isEmpty else { return }
         let logger = self.logger
         try await perform("saving cluster status") { [client] in
-            try await client.query(
-                """
-                INSERT INTO cluster_status
-                    (cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at,
-                     data_plane_state, data_plane_message)
-                VALUES (\(record.cluster), \(record.connected), \(record.lastSeen.map(StoreCoding.timestamp)), \(record.appliedRevision),
-                        \(record.agentVersion), \(record.outboundPolicy), \(record.server), \(StoreCoding.timestamp(record.updatedAt)),
-                        \(record.dataPlaneState), \(record.dataPlaneMessage))
-                ON CONFLICT (cluster) DO UPDATE SET
-                    connected = excluded.connected, last_seen = excluded.last_seen,
-                    applied_revision = excluded.applied_revision, agent_version = excluded.agent_version,
-                    outbound_policy = excluded.outbound_policy, server = excluded.server,
-                    updated_at = excluded.updated_at, data_plane_state = excluded.data_plane_state,
-                    data_plane_message = excluded.data_plane_message
-                """, logger: logger
-            )
+            try await client.withTransaction(logger: logger) { connection in
+                for record in records {
+                    try await Self.saveClusterStatus(record, on: connection, logger: logger)
+                }
+            }
         }
+    }
+
+    private static func saveClusterStatus(_ record: ClusterStatusRecord, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO cluster_status
+                (cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at,
+                 data_plane_state, data_plane_message)
+            VALUES (\(record.cluster), \(record.connected), \(record.lastSeen.map(StoreCoding.timestamp)), \(record.appliedRevision),
+                    \(record.agentVersion), \(record.outboundPolicy), \(record.server), \(StoreCoding.timestamp(record.updatedAt)),
+                    \(record.dataPlaneState), \(record.dataPlaneMessage))
+            ON CONFLICT (cluster) DO UPDATE SET
+                connected = excluded.connected, last_seen = excluded.last_seen,
+                applied_revision = excluded.applied_revision, agent_version = excluded.agent_version,
+                outbound_policy = excluded.outbound_policy, server = excluded.server,
+                updated_at = excluded.updated_at, data_plane_state = excluded.data_plane_state,
+                data_plane_message = excluded.data_plane_message
+            """, logger: logger
+        )
     }
 
     public func clusterStatuses() async throws -> [ClusterStatusRecord] {

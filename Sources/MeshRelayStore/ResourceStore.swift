@@ -272,8 +272,9 @@ public protocol ResourceStore: Sendable {
     /// The compacted horizon: `changes(since: r)` needs `r >= compactedRevision()`.
     func compactedRevision() async throws -> Int64
 
-    /// Creates or replaces a cluster's connection record.
-    func saveClusterStatus(_ record: ClusterStatusRecord) async throws
+    /// Creates or replaces clusters' connection records, all in one transaction (the last record
+    /// of a cluster wins).
+    func saveClusterStatuses(_ records: [ClusterStatusRecord]) async throws
 
     /// Every cluster connection record, ordered by name.
     func clusterStatuses() async throws -> [ClusterStatusRecord]
@@ -328,4 +329,11 @@ public protocol SharedStore: ResourceStore {
     /// replica not heard from since `before`, forgets such replicas after a day, and drops
     /// bootstrap tokens that expired a week ago. Returns the clusters marked disconnected.
     func expireStale(before: Date, now: Date) async throws -> [String]
+}
+
+extension ResourceStore {
+    /// Creates or replaces a cluster's connection record.
+    public func saveClusterStatus(_ record: ClusterStatusRecord) async throws {
+        try await saveClusterStatuses([record])
+    }
 }

@@ -322,11 +322,12 @@ public final class SQLiteStore: ResourceStore {
 
     // MARK: - Status
 
-    /// Creates or replaces a cluster's connection record.
-    public func saveClusterStatus(_ record: ClusterStatusRecord) async throws {
+    /// Creates or replaces clusters' connection records in one transaction.
+    public func saveClusterStatuses(_ records: [ClusterStatusRecord]) async throws {
+        guard !records.isEmpty else { return }
         try await perform("saving cluster status") {
             try await pool.write { db in
-                try db.cachedStatement(
+                let statement = try db.cachedStatement(
                     sql: """
                         INSERT INTO cluster_status
                             (cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at,
@@ -339,11 +340,14 @@ public final class SQLiteStore: ResourceStore {
                             updated_at = excluded.updated_at, data_plane_state = excluded.data_plane_state,
                             data_plane_message = excluded.data_plane_message
                         """
-                ).execute(arguments: [
-                    record.cluster, record.connected, record.lastSeen.map(SQLiteCoding.timestamp),
-                    record.appliedRevision, record.agentVersion, record.outboundPolicy, record.server,
-                    SQLiteCoding.timestamp(record.updatedAt), record.dataPlaneState, record.dataPlaneMessage,
-                ])
+                )
+                for record in records {
+                    try statement.execute(arguments: [
+                        record.cluster, record.connected, record.lastSeen.map(SQLiteCoding.timestamp),
+                        record.appliedRevision, record.agentVersion, record.outboundPolicy, record.server,
+                        SQLiteCoding.timestamp(record.updatedAt), record.dataPlaneState, record.dataPlaneMessage,
+                    ])
+                }
             }
         }
     }
