@@ -293,7 +293,7 @@ public final class RelayAgent: Service, Sendable {
                     try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     try pipeline.addHandler(RelayFrameDecoder(maximumPayloadBytes: maximumPayloadBytes).makeHandler())
                     try pipeline.addHandler(
-                        MessageToByteHandler(RelayFrameEncoder(maximumPayloadBytes: maximumPayloadBytes))
+                        RelayFrameWriter(maximumPayloadBytes: maximumPayloadBytes)
                     )
                     try pipeline.addHandler(
                         AgentSessionHandler(session: session, connection: connection, handshakeTimeout: timeout)

@@ -151,7 +151,7 @@ final class FloorSubscriber: @unchecked Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
                     try pipeline.addHandler(RelayFrameDecoder().makeHandler())
-                    try pipeline.addHandler(MessageToByteHandler(RelayFrameEncoder()))
+                    try pipeline.addHandler(RelayFrameWriter())
                     try pipeline.addHandler(FloorSubscriberHandler(subscriber: self))
                 }
             }
@@ -217,7 +217,7 @@ final class FloorPublisher: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
-                    try pipeline.addHandler(MessageToByteHandler(RelayFrameEncoder()))
+                    try pipeline.addHandler(RelayFrameWriter())
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
@@ -251,7 +251,7 @@ enum FloorServer {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(NIOSSLServerHandler(context: tls))
                     try pipeline.addHandler(RelayFrameDecoder().makeHandler())
-                    try pipeline.addHandler(MessageToByteHandler(RelayFrameEncoder()))
+                    try pipeline.addHandler(RelayFrameWriter())
                     try pipeline.addHandler(FloorServerHandler(subscribers: subscribers))
                 }
             }

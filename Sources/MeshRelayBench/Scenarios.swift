@@ -191,14 +191,20 @@ enum Scenarios {
                 BenchManifests.externalServices(prefix: "sync", count: resources, generation: nonce)
             )
             progress("applied \(resources) ExternalServices in \(formatSeconds(applyStarted.duration(to: .now)))")
-            let fleet = try environment.makeFleet(clusters: clusters, keepsAcks: false)
+            let fleet = try environment.makeFleet(clusters: clusters, keepsAcks: true)
+            let started = ContinuousClock.now
             let elapsed = try await environment.startAndSync(fleet, revision: revision)
             let totals = fleet.recorder.totals()
+            // When each agent acknowledged its snapshot: the spread says whether agents are served
+            // together or one after another.
+            let syncTimes = fleet.recorder.latencies(revision: revision, sentAt: started).compactMap { $0?.benchSeconds }.sorted()
 
             var result = BenchResult(scenario: "initial-sync")
             result.set("agents", agents)
             result.set("resources", resources)
             result.set("seconds", elapsed.benchSeconds)
+            result.set("first_agent_seconds", syncTimes.first ?? 0)
+            result.set("median_agent_seconds", LatencySummary.percentile(50, ofSorted: syncTimes))
             result.set("bytes_sent", totals.bytesReceived)
             result.set("resources_sent", totals.upsertsReceived)
             progress(

@@ -228,7 +228,7 @@ final class SimulatedAgent: @unchecked Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     try pipeline.addHandler(RelayFrameDecoder().makeHandler())
-                    try pipeline.addHandler(MessageToByteHandler(RelayFrameEncoder()))
+                    try pipeline.addHandler(RelayFrameWriter())
                     try pipeline.addHandler(SimulatedAgentHandler(agent: self, connection: connection))
                 }
             }

@@ -8,7 +8,7 @@ public enum RelayMessageCoding {
     /// Encodes a message as a frame (flags 0).
     ///
     /// The payload is serialized once, in place, into a buffer that also holds the frame header:
-    /// ``RelayFrameEncoder`` then only copies it into the outbound buffer.
+    /// ``RelayFrameWriter`` then writes that buffer as it is (``RelayFrameEncoder`` copies it).
     ///
     /// - Parameters:
     ///   - message: The message.

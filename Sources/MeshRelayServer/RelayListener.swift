@@ -94,7 +94,7 @@ public struct RelayListener: Service {
                     }
                     try operations.addHandler(NIOSSLServerHandler(context: snapshot.context))
                     try operations.addHandler(RelayFrameDecoder(maximumPayloadBytes: maximumPayload).makeHandler())
-                    try operations.addHandler(MessageToByteHandler(RelayFrameEncoder(maximumPayloadBytes: maximumPayload)))
+                    try operations.addHandler(RelayFrameWriter(maximumPayloadBytes: maximumPayload))
                     try operations.addHandler(RelaySessionHandler(hub: hub, configuration: sessionConfiguration, logger: logger))
                 }
             }
