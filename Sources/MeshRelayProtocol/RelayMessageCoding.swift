@@ -44,6 +44,9 @@ public enum RelayMessageCoding {
         maximumPayloadBytes: Int = RelayFrameDecoder.defaultMaximumPayloadBytes
     ) throws(RelayProtocolError) -> ByteBuffer {
         let type = message.frameType
+        if case .ack(let ack) = message {
+            return try FastWireCoding.ackFrame(ack, maximumPayloadBytes: maximumPayloadBytes)
+        }
         var frame: FrameByteBuffer
         do {
             switch message {
@@ -86,8 +89,12 @@ public enum RelayMessageCoding {
         case .hello: return .hello(try Hello(try decode(Meshrelay_Relay_V1_Hello.self, frame)))
         case .welcome: return .welcome(try Welcome(try decode(Meshrelay_Relay_V1_Welcome.self, frame)))
         case .refuse: return .refuse(try Refuse(try decode(Meshrelay_Relay_V1_Refuse.self, frame)))
-        case .update: return .update(try Update(try decode(Meshrelay_Relay_V1_Update.self, frame)))
-        case .ack: return .ack(try Ack(try decode(Meshrelay_Relay_V1_Ack.self, frame)))
+        case .update:
+            if let update = FastWireCoding.update(frame.payload) { return .update(update) }
+            return .update(try Update(try decode(Meshrelay_Relay_V1_Update.self, frame)))
+        case .ack:
+            if let ack = FastWireCoding.ack(frame.payload) { return .ack(ack) }
+            return .ack(try Ack(try decode(Meshrelay_Relay_V1_Ack.self, frame)))
         case .heartbeat: return .heartbeat(Heartbeat(try decode(Meshrelay_Relay_V1_Heartbeat.self, frame)))
         case .drain: return .drain(Drain(try decode(Meshrelay_Relay_V1_Drain.self, frame)))
         case .goodbye: return .goodbye(try Goodbye(try decode(Meshrelay_Relay_V1_Goodbye.self, frame)))

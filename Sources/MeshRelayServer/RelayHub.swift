@@ -33,6 +33,8 @@ public final class RelayHub: Service, Sendable {
         var converged: [String: Int64] = [:]
         /// Encoded snapshot UPDATE frames of the current views, by view group.
         var snapshotFrames: [Int: RelayFrame] = [:]
+        /// The views being computed, and for which revision (``views()``).
+        var computing: (revision: Int64, task: Task<ClusterViews, any Error>)?
         /// Encoded UPDATE frames by content (see ``updateFrame(_:)``), of the latest revision.
         var updateFrames: [UpdateContent: RelayFrame] = [:]
     }
@@ -110,10 +112,34 @@ public final class RelayHub: Service, Sendable {
     }
 
     /// The current views, recomputed when the store's revision moved.
+    ///
+    /// One computation at a time serves every caller that needs at least its revision: when 100
+    /// agents connect at once right after a large apply, their lookups used to compute the views
+    /// of 10,000 resources 100 times over.
     func views() async throws -> ClusterViews {
         let revision = try await store.revision()
-        if let current = state.withLock({ $0.views }), current.revision >= revision {
-            return current
+        enum Source {
+            case ready(ClusterViews)
+            case computing(Task<ClusterViews, any Error>)
+        }
+        let source = state.withLock { state -> Source in
+            if let current = state.views, current.revision >= revision { return .ready(current) }
+            if let computing = state.computing, computing.revision >= revision { return .computing(computing.task) }
+            let task = Task { try await self.computeViews(revision: revision) }
+            state.computing = (revision, task)
+            return .computing(task)
+        }
+        switch source {
+        case .ready(let views): return views
+        case .computing(let task): return try await task.value
+        }
+    }
+
+    private func computeViews(revision: Int64) async throws -> ClusterViews {
+        defer {
+            state.withLock { state in
+                if state.computing?.revision == revision { state.computing = nil }
+            }
         }
         let resources = try await store.list(kind: nil, namespace: nil)
         let views = ClusterViews(revision: revision, resources: resources)
