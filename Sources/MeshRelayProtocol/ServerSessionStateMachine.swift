@@ -146,6 +146,9 @@ public struct ServerSessionStateMachine: Sendable {
     /// versions, updated when an UPDATE is sent (a rejected version stays here, so it is not sent
     /// again until the resource changes).
     public private(set) var knownVersions: [RelayResourceKey: Int64] = [:]
+    /// The view `knownVersions` equals exactly (after a snapshot or a difference was sent), if
+    /// any: the next difference is computed from it by version (``ClusterView/difference(from:)-(ClusterView)``).
+    private var knownView: ClusterView?
     /// The revision of the UPDATE sent and not yet acknowledged, if any (at most one).
     public private(set) var inFlightRevision: Int64?
 
@@ -414,6 +417,7 @@ public struct ServerSessionStateMachine: Sendable {
         self.state = .closed
         self.desired = nil
         self.knownVersions = [:]
+        self.knownView = nil
         self.inFlightRevision = nil
         return wasEstablished ? [.disconnected(cluster: self.identity)] : []
     }
@@ -467,6 +471,7 @@ public struct ServerSessionStateMachine: Sendable {
             known[resource.key] = resource.version
         }
         self.knownVersions = known
+        self.knownView = nil
         self.firstSyncPending = hello.held.isEmpty && hello.appliedRevision == 0
         self.hasUnsentView = true
         self.state = .established(
@@ -527,12 +532,14 @@ public struct ServerSessionStateMachine: Sendable {
         if self.knownVersions.isEmpty && (!view.resources.isEmpty || self.firstSyncPending) {
             self.firstSyncPending = false
             self.knownVersions = view.versions
+            self.knownView = view
             self.inFlightRevision = view.revision
             return [.sendSnapshot(view)]
         }
 
-        let (upserts, removals) = view.difference(from: self.knownVersions)
+        let (upserts, removals) = self.knownView.flatMap { view.difference(from: $0) } ?? view.difference(from: self.knownVersions)
         guard !upserts.isEmpty || !removals.isEmpty else {
+            self.knownView = view
             return [.synchronized(revision: view.revision)]
         }
         self.firstSyncPending = false
@@ -542,6 +549,7 @@ public struct ServerSessionStateMachine: Sendable {
         for key in removals {
             self.knownVersions[key] = nil
         }
+        self.knownView = view
         self.inFlightRevision = view.revision
         let update = Update(revision: view.revision, isSnapshot: false, upserts: upserts, removals: removals)
         return [.send(.update(update))]

@@ -58,7 +58,7 @@ public struct ClusterViews: Sendable {
             for namespace in namespaces {
                 merged.merge(byNamespace[namespace] ?? [:]) { _, new in new }
             }
-            let view = ClusterView(revision: revision, resources: merged)
+            let view = ClusterView(revision: revision, resources: merged, membership: namespaces.sorted())
             viewGroup[cluster] = shared.count
             shared[namespaces] = (view, shared.count)
             byCluster[cluster] = view

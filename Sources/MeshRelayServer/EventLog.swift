@@ -40,17 +40,26 @@ public final class EventLog: Sendable {
     /// (message and time are written on reading).
     struct Entry: Sendable {
         var event: ResourceEvent
+        /// Every cluster of an `applied` event, while it is the resource's latest event (a later
+        /// report can only join the latest one); dropped when a newer event follows.
         var clusterSet: Set<String> = []
+        /// How many clusters applied (the event names at most ``EventLog/namedClusters``).
+        var clusterCount = 0
         var appliedAt: Date?
 
         var resolved: ResourceEvent {
             guard event.type == "applied" else { return event }
             var resolved = event
             resolved.message = "applied by " + event.clusters.joined(separator: ", ")
+            if clusterCount > event.clusters.count { resolved.message += " and \(clusterCount - event.clusters.count) more" }
             if let appliedAt { resolved.time = RFC3339.string(from: appliedAt) }
             return resolved
         }
     }
+
+    /// Clusters named in one `applied` event; the others are counted ("and 950 more"). With
+    /// 1,000 clusters, 20 events per resource naming them all kept megabytes per resource.
+    static let namedClusters = 50
 
     private let entries = Mutex<[ResourceKey: [Entry]]>([:])
 
@@ -117,13 +126,16 @@ extension [EventLog.Entry] {
     /// appends a new `applied` event.
     mutating func mergeApplied(cluster: String, generation: Int64, at date: Date) {
         if let last = indices.last, self[last].event.type == "applied", self[last].event.generation == generation {
-            if self[last].clusterSet.insert(cluster).inserted { self[last].event.clusters.append(cluster) }
+            if self[last].clusterSet.insert(cluster).inserted {
+                self[last].clusterCount += 1
+                if self[last].event.clusters.count < EventLog.namedClusters { self[last].event.clusters.append(cluster) }
+            }
             self[last].appliedAt = date
         } else {
             appendBounded(
                 EventLog.Entry(
                     event: ResourceEvent(type: "applied", time: "", generation: generation, clusters: [cluster], message: ""),
-                    clusterSet: [cluster], appliedAt: date
+                    clusterSet: [cluster], clusterCount: 1, appliedAt: date
                 )
             )
         }
@@ -131,6 +143,7 @@ extension [EventLog.Entry] {
 
     /// Appends, dropping the oldest beyond ``EventLog/perResource``.
     mutating func appendBounded(_ entry: EventLog.Entry) {
+        if let last = indices.last { self[last].clusterSet = [] }
         append(entry)
         if count > EventLog.perResource { removeFirst(count - EventLog.perResource) }
     }

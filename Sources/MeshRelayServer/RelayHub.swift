@@ -43,6 +43,12 @@ public final class RelayHub: Service, Sendable {
     /// behind what agents reported).
     static let statusCommitInterval = Duration.milliseconds(100)
 
+    /// The most resource status rows written in one store transaction.
+    static let statusRowsPerTransaction = 2_000
+
+    /// The least time between two pushes of new views to the sessions.
+    static let minimumPushInterval = Duration.milliseconds(20)
+
     /// How many commit times are remembered.
     static let rememberedCommits = 1024
 
@@ -104,7 +110,15 @@ public final class RelayHub: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.writeStatuses() }
+            let clock = ContinuousClock()
+            var lastPush = clock.now - Self.minimumPushInterval
             for await _ in changes.cancelOnGracefulShutdown() {
+                // Writes that arrive within the interval join one push: under a stream of writes
+                // the views are computed and handed out once per interval, not once per write.
+                // A write after a quiet spell is pushed at once.
+                let due = lastPush + Self.minimumPushInterval
+                if clock.now < due { try? await Task.sleep(until: due, clock: clock) }
+                lastPush = clock.now
                 await pushViews()
             }
             statusWritten.finish()
@@ -369,7 +383,14 @@ public final class RelayHub: Service, Sendable {
             do {
                 switch step {
                 case .resources(let records):
-                    try await store.saveResourceStatuses(records)
+                    // In transactions of a bounded size: API writes queue for the same writer
+                    // and get their turn between two of them.
+                    var start = records.startIndex
+                    while start < records.endIndex {
+                        let end = min(start + Self.statusRowsPerTransaction, records.endIndex)
+                        try await store.saveResourceStatuses(Array(records[start..<end]))
+                        start = end
+                    }
                 case .clusters(let records):
                     try await store.saveClusterStatuses(records)
                 case .markDisconnected(let cluster, let date):

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import Synchronization
 public import Logging
 public import MeshRelayModel
 
@@ -45,6 +46,8 @@ public final class SQLiteStore: ResourceStore {
     private let logger: Logger
     private let now: @Sendable () -> Date
     private let cache = DecodedResourceCache()
+    /// Applies waiting for the writer (``apply(_:)``).
+    private let pendingApplies = Mutex(ApplyQueue())
 
     /// Schema migrations this binary knows, in order (recorded in the file's `grdb_migrations`).
     public static var knownMigrations: [String] { SQLiteSchema.knownMigrations }
@@ -156,18 +159,77 @@ public final class SQLiteStore: ResourceStore {
     ///
     /// The same key twice in `resources` throws ``StoreError/Code/invalidInput`` and stores
     /// nothing. Labels and annotations compare as written: an absent map and an empty one differ.
+    ///
+    /// Applies that arrive while the writer is busy are committed together (group commit): each
+    /// in its own savepoint, with its own revision and result, one transaction and one `fsync`
+    /// for all of them; each caller still returns only after that commit. Under a stream of
+    /// writes (and agents' status commits) one transaction per apply made the writer the limit.
     public func apply(_ resources: [Resource]) async throws -> ApplyResult {
         let encoded = try StoreCoding.encodeBatch(resources)
         let timestamp = SQLiteCoding.timestamp(now())
-        let input = encoded
-
-        let result = try await perform("apply") {
-            try await pool.write { db in try Self.apply(input, at: timestamp, db) }
+        let result = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(result: ApplyResult, changed: Int), any Error>) in
+            let startsDraining = pendingApplies.withLock { queue -> Bool in
+                queue.waiting.append(PendingApply(input: encoded, timestamp: timestamp, continuation: continuation))
+                guard !queue.draining else { return false }
+                queue.draining = true
+                return true
+            }
+            if startsDraining {
+                Task { await self.commitPendingApplies() }
+            }
         }
         if result.changed > 0 {
             logger.debug("applied", metadata: ["revision": "\(result.result.revision)", "changed": "\(result.changed)"])
         }
         return result.result
+    }
+
+    private struct PendingApply: Sendable {
+        var input: [StoreCoding.EncodedResource]
+        var timestamp: Double
+        var continuation: CheckedContinuation<(result: ApplyResult, changed: Int), any Error>
+    }
+
+    private struct ApplyQueue: Sendable {
+        var waiting: [PendingApply] = []
+        var draining = false
+    }
+
+    /// Commits the waiting applies, batch after batch, until none is left.
+    private func commitPendingApplies() async {
+        while true {
+            let batch = pendingApplies.withLock { queue -> [PendingApply] in
+                let batch = queue.waiting
+                queue.waiting = []
+                if batch.isEmpty { queue.draining = false }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                let outcomes = try await perform("apply") {
+                    try await pool.write { db in
+                        batch.map { item -> Result<(result: ApplyResult, changed: Int), any Error> in
+                            // A failing apply rolls back to its savepoint; the others commit.
+                            var outcome: Result<(result: ApplyResult, changed: Int), any Error> = .failure(StoreError(.io, "apply did not run"))
+                            do {
+                                try db.inSavepoint {
+                                    outcome = .success(try Self.apply(item.input, at: item.timestamp, db))
+                                    return .commit
+                                }
+                            } catch {
+                                outcome = .failure(error)
+                            }
+                            return outcome
+                        }
+                    }
+                }
+                for (item, outcome) in zip(batch, outcomes) {
+                    item.continuation.resume(with: outcome.mapError { SQLiteCoding.translate($0, action: "apply", path: path) })
+                }
+            } catch {
+                for item in batch { item.continuation.resume(throwing: error) }
+            }
+        }
     }
 
     /// Deletes resources in one write transaction. See ``ResourceStore/delete(_:)``.
