@@ -6,6 +6,7 @@ import MeshRelayModel
 import MeshRelayPKI
 import MeshRelayServer
 import NIOHTTP1
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -55,9 +56,19 @@ struct DemoCommand: AsyncParsableCommand {
         let directory = workDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-demo-\(getpid())").path
         let createdDirectory = !FileManager.default.fileExists(atPath: directory)
         let children = DemoChildren()
+        // The signal handler and the main flow may both clean up: the removal runs under a lock
+        // (two recursive removals at once could each leave what the other was deleting), and the
+        // second caller returns only once the folder is gone.
+        let removal = Mutex(())
         let cleanUp: @Sendable () -> Void = {
             children.stopAll()
-            if !keep && createdDirectory { try? FileManager.default.removeItem(atPath: directory) }
+            guard !keep && createdDirectory else { return }
+            removal.withLock { _ in
+                for _ in 0..<5 where FileManager.default.fileExists(atPath: directory) {
+                    if (try? FileManager.default.removeItem(atPath: directory)) != nil { break }
+                    usleep(100_000)
+                }
+            }
         }
         let signals = Self.onInterrupt {
             DemoOutput.say("\ninterrupted: stopping everything the demo started")

@@ -20,6 +20,9 @@ public struct APIRouter: Sendable {
     public var live = LiveStatus()
     /// Recent events per resource (`describe`); the relay hub records what agents acknowledged.
     public var events = EventLog()
+    /// Commits the status the relay's sessions reported so far (before a status read: a replica
+    /// shows at least what its own agents told it; see ``RelayHub/flushStatus()``).
+    public var flushStatus: @Sendable () async -> Void = {}
 
     /// - Parameters:
     ///   - store: Where resources live.
@@ -255,7 +258,7 @@ public struct APIRouter: Sendable {
         guard let stored = try await timed("get", { try await store.get(resource.key) }) else {
             throw APIError.notFound(resource.key)
         }
-        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
+        let context = try await timed("status") { await flushStatus(); return try await StatusContext.load(from: store, validation: validation) }
         let created = result.outcomes.first?.action == .created
         return jsonResponse(bytes: ResourceObject.body(stored, context: context), status: created ? .created : .ok)
     }
@@ -264,7 +267,7 @@ public struct APIRouter: Sendable {
         guard let stored = try await timed("get", { try await store.get(key) }) else {
             throw APIError.notFound(key)
         }
-        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
+        let context = try await timed("status") { await flushStatus(); return try await StatusContext.load(from: store, validation: validation) }
         if table {
             return jsonResponse(bytes: ResourceTable.body(kind: key.kind, items: [stored], context: context, now: Date()))
         }
@@ -273,7 +276,7 @@ public struct APIRouter: Sendable {
 
     private func list(kind: ResourceKind, namespace: String?, table: Bool) async throws -> Response {
         let items = try await timed("list") { try await store.list(kind: kind, namespace: namespace) }
-        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
+        let context = try await timed("status") { await flushStatus(); return try await StatusContext.load(from: store, validation: validation) }
         if table {
             return jsonResponse(bytes: ResourceTable.body(kind: kind, items: items, context: context, now: Date()))
         }
@@ -354,7 +357,7 @@ public struct APIRouter: Sendable {
 
     private func status() async throws -> Response {
         let resources = try await timed("list") { try await store.list(kind: nil, namespace: nil) }
-        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
+        let context = try await timed("status") { await flushStatus(); return try await StatusContext.load(from: store, validation: validation) }
         let compacted = try await timed("status") { try await store.compactedRevision() }
         let now = Date()
         return try jsonResponse(
@@ -369,7 +372,7 @@ public struct APIRouter: Sendable {
         let found = try await timed("get") { try await store.get(key) }
         guard let stored = found else { throw APIError.notFound(key) }
         let resources = try await timed("list") { try await store.list(kind: nil, namespace: nil) }
-        let context = try await timed("status") { try await StatusContext.load(from: store, validation: validation) }
+        let context = try await timed("status") { await flushStatus(); return try await StatusContext.load(from: store, validation: validation) }
         return try jsonResponse(DescribeReport.make(stored: stored, resources: resources, context: context, events: events.events(for: key)))
     }
 

@@ -61,6 +61,7 @@ public struct ManagementServer: Sendable {
             maximumBodyBytes: configuration.maximumRequestBodyBytes, logger: logger, onChange: { revision in hub.storeChanged(revision: revision) }
         )
         api.events = events
+        api.flushStatus = { await hub.flushStatus() }
         api.live = LiveStatus(certificatesDirectory: configuration.certificatesDirectory, agentCertificates: { hub.agentCertificates() })
         let router = api.makeRouter()
         let logger = self.logger

@@ -61,8 +61,15 @@ public final class RelayHub: Service, Sendable {
     private let state = Mutex(State())
     private let changes: AsyncStream<Void>
     private let changesContinuation: AsyncStream<Void>.Continuation
-    /// Status writes of all sessions waiting for the status writer.
-    private let statusBatch = Mutex(StatusBatch())
+    /// Status writes of all sessions waiting for the status writer, and how many writes were
+    /// recorded and committed so far (``flushStatus()``).
+    private let statusBatch = Mutex(PendingStatus())
+
+    struct PendingStatus {
+        var batch = StatusBatch()
+        var recorded = 0
+        var committed = 0
+    }
     private let statusWrites: AsyncStream<Void>
     private let statusWritten: AsyncStream<Void>.Continuation
 
@@ -356,7 +363,10 @@ public final class RelayHub: Service, Sendable {
             }
         }
         guard let change else { return }
-        statusBatch.withLock { change(&$0) }
+        statusBatch.withLock { pending in
+            change(&pending.batch)
+            pending.recorded += 1
+        }
         statusWritten.yield()
     }
 
@@ -375,10 +385,11 @@ public final class RelayHub: Service, Sendable {
 
     /// Commits the pending status writes (one store call per ``StatusBatch/Step``).
     func commitStatuses() async {
-        let batch = statusBatch.withLock { batch in
-            defer { batch = StatusBatch() }
-            return batch
+        let (batch, upTo) = statusBatch.withLock { pending in
+            defer { pending.batch = StatusBatch() }
+            return (pending.batch, pending.recorded)
         }
+        defer { statusBatch.withLock { $0.committed = max($0.committed, upTo) } }
         for step in batch.steps {
             do {
                 switch step {
@@ -399,6 +410,18 @@ public final class RelayHub: Service, Sendable {
             } catch {
                 logger.warning("cannot record agent status", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Waits (at most 2 s) until the status writes recorded before the call are committed: a
+    /// status read right after an agent's ACK shows it, although the writer commits at most
+    /// every ``statusCommitInterval``.
+    public func flushStatus() async {
+        let target = statusBatch.withLock { $0.recorded }
+        statusWritten.yield()
+        let deadline = ContinuousClock.now + .seconds(2)
+        while statusBatch.withLock({ $0.committed < target }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
         }
     }
 

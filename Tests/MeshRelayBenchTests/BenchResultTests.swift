@@ -24,6 +24,30 @@ struct BenchResultTests {
         #expect(LatencySummary.percentile(100, ofSorted: [1, 2, 3]) == 3)
     }
 
+    @Test func fanoutFiguresShareOneShapeWithSamplesAndACDF() {
+        var result = BenchResult(scenario: "etcd-fanout")
+        result.setFanout(agents: 3, writes: 2, lastAgent: [10, 20.5], perAgent: [1, 2, 3, 4, 5, 6], write: [])
+        let line = result.jsonLine
+        #expect(line.hasPrefix(#"{"scenario":"etcd-fanout","agents":3,"writes":2,"p50_ms":10,"p99_ms":20.5,"max_ms":20.5,"#))
+        #expect(line.contains(#""samples_ms":[10,20.5]"#))
+        #expect(!line.contains("api_"))
+        guard case .numbers(let cdf) = result["agent_cdf_ms"] else {
+            Issue.record("agent_cdf_ms is a list")
+            return
+        }
+        #expect(cdf.count == 101)
+        #expect(cdf.first == 1 && cdf.last == 6 && cdf[50] == 3)
+        #expect(cdf == cdf.sorted())
+    }
+
+    @Test func etcdGatewayRevisionsAreRead() {
+        let event = #"{"result":{"header":{"cluster_id":"1","member_id":"2","revision":"1234","raft_term":"2"},"events":[{"kv":{"mod_revision":"1234"}}]}}"#
+        #expect(EtcdScenario.headerRevision(in: Array(event.utf8)) == 1234)
+        #expect(EtcdScenario.headerRevision(in: Array(#"{"header":{"revision":""}}"#.utf8)) == nil)
+        #expect(EtcdScenario.headerRevision(in: Array("no revision".utf8)) == nil)
+        #expect(EtcdScenario.base64("/meshrelay-bench/") == "L21lc2hyZWxheS1iZW5jaC8=")
+    }
+
     @Test func emptySamplesReportZeros() {
         let none = LatencySummary(milliseconds: [])
         #expect(none.count == 0 && none.p50 == 0 && none.p99 == 0 && none.max == 0)

@@ -170,6 +170,16 @@ struct AgentSessionStateMachineTests {
         #expect(machine.held == F.versions(["a": 2]))
     }
 
+    @Test("results in another order than the upserts are all kept, in their order (the lookup path)")
+    func reorderedResults() {
+        var machine = F.agent()
+        let update = Update(revision: 3, isSnapshot: false, upserts: [F.resource("a", 3), F.resource("b", 3), F.resource("c", 3)], removals: [])
+        _ = machine.messageReceived(.update(update), now: F.origin)
+        let results = [F.applied("c", 3), F.failed("a", 3), F.applied("b", 3)]
+        #expect(machine.applyCompleted(revision: 3, results: results, now: F.origin) == [.send(.ack(Ack(revision: 3, results: results)))])
+        #expect(machine.held == F.versions(["b": 3, "c": 3]))
+    }
+
     @Test("an apply completion for another revision than the one applying is ignored")
     func wrongCompletionIgnored() {
         var machine = F.agent()

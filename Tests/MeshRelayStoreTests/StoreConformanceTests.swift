@@ -148,7 +148,14 @@ struct RevisionTests {
         try await withStore(backend) { store in
             let revisions = try await withThrowingTaskGroup(of: Int64.self) { group in
                 for index in 0..<20 {
-                    group.addTask { try await store.apply([externalService("c\(index)")]).revision }
+                    group.addTask {
+                        // Applies committed together (SQLite's group commit) each get their own result.
+                        let result = try await store.apply([externalService("c\(index)")])
+                        guard result.outcomes.map(\.key) == [esKey("c\(index)")], result.outcomes.first?.resourceVersion == result.revision else {
+                            throw StoreError(.invalidInput, "apply c\(index) got the result \(result)")
+                        }
+                        return result.revision
+                    }
                 }
                 for index in 0..<10 {
                     group.addTask {
