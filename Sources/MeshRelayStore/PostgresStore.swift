@@ -720,23 +720,38 @@ public final class PostgresStore: SharedStore {
         let limit = timeout ?? operationTimeout
         let location = self.location
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(for: limit)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw StoreError(
-                        .io,
-                        "\(action) did not finish within \(limit) on PostgreSQL at \(location); nothing was changed unless it reports so later; check that PostgreSQL runs and answers"
-                    )
-                }
-                return value
+            return try await Self.withDeadline(limit, body) {
+                StoreError(
+                    .io,
+                    "\(action) did not finish within \(limit) on PostgreSQL at \(location); nothing was changed unless it reports so later; check that PostgreSQL runs and answers"
+                )
             }
         } catch {
             throw Self.translate(error, action: action, location: location)
+        }
+    }
+
+    /// Runs `body`, returning (or throwing `timedOut()`) at the latest after `limit`. Unlike a
+    /// task group, which waits for its children even after cancelling them, the caller does not
+    /// wait for an operation that ignores cancellation (a query on a connection PostgreSQL is
+    /// tearing down): `body` is cancelled and finishes on its own.
+    static func withDeadline<T: Sendable>(
+        _ limit: Duration, _ body: @escaping @Sendable () async throws -> T, timedOut: @escaping @Sendable () -> any Error
+    ) async throws -> T {
+        let race = DeadlineRace<T>()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.continuation.withLock { $0 = continuation }
+            let work = Task {
+                do {
+                    _ = race.finish(.success(try await body()))
+                } catch {
+                    _ = race.finish(.failure(error))
+                }
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                if race.finish(.failure(timedOut())) { work.cancel() }
+            }
         }
     }
 
@@ -789,4 +804,20 @@ private func collect<each Column: PostgresDecodable & Sendable>(_ rows: Postgres
     var result: [(repeat each Column)] = []
     for try await value in rows.decode(type) { result.append(value) }
     return result
+}
+
+/// The caller's continuation of ``PostgresStore/withDeadline(_:_:timedOut:)``, resumed once by
+/// whichever of the operation and the deadline comes first.
+final class DeadlineRace<T: Sendable>: Sendable {
+    let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+    /// Resumes the caller with `result` if nothing did yet; whether this call did.
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        guard let continuation = continuation.withLock({ current -> CheckedContinuation<T, any Error>? in
+            defer { current = nil }
+            return current
+        }) else { return false }
+        continuation.resume(with: result)
+        return true
+    }
 }
