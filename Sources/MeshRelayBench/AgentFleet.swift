@@ -88,3 +88,27 @@ final class AgentFleet: Sendable {
         try? await self.group.shutdownGracefully()
     }
 }
+
+/// A client connection of the harness, as every scenario opens them (simulated agents, floor
+/// subscribers, etcd watchers): TCP_NODELAY, connected within 10 s, TLS first, then `handlers`
+/// (added on the connection's loop).
+func connectBenchClient(
+    on loop: any EventLoop,
+    host: String,
+    port: Int,
+    sslContext: NIOSSLContext,
+    serverHostname: String? = nil,
+    handlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void
+) -> EventLoopFuture<any Channel> {
+    ClientBootstrap(group: loop)
+        .connectTimeout(.seconds(10))
+        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let pipeline = channel.pipeline.syncOperations
+                try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
+                try handlers(pipeline)
+            }
+        }
+        .connect(host: host, port: port)
+}

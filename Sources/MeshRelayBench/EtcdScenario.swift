@@ -29,7 +29,6 @@ enum EtcdScenario {
         let clients = (0..<watchers).map { EtcdWatcher(index: $0, eventLoop: group.next(), endpoint: endpoint, recorder: recorder) }
         do {
             let putter = try await EtcdPutClient.connect(endpoint: endpoint, group: group)
-            defer { putter.close() }
             for client in clients { client.start() }
             guard await waitUntil(timeout: timeout, { recorder.read { $0.allSatisfy(\.established) } }) else {
                 throw BenchError(
@@ -59,6 +58,7 @@ enum EtcdScenario {
                 "etcd-fanout: \(watchers) watchers, \(writes) puts; last watcher p50 \(last.p50) ms p99 \(last.p99) ms max \(last.max) ms; "
                     + "per watcher p50 \(each.p50) ms p99 \(each.p99) ms"
             )
+            try? await putter.close().get()
             await shutDown(clients, group: group)
             return result
         } catch {
@@ -78,8 +78,9 @@ enum EtcdScenario {
         return (sentAt, answeredAt, revision)
     }
 
+    /// Closes every connection, then stops the loops (a close after that would have no loop).
     private static func shutDown(_ watchers: [EtcdWatcher], group: MultiThreadedEventLoopGroup) async {
-        for watcher in watchers { watcher.close() }
+        try? await EventLoopFuture.andAllComplete(watchers.map { $0.close() }, on: group.any()).get()
         try? await group.shutdownGracefully()
     }
 
@@ -142,29 +143,19 @@ final class EtcdWatcher: @unchecked Sendable {
     }
 
     func start() {
-        let endpoint = self.endpoint
-        ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(NIOSSLClientHandler(context: endpoint.sslContext, serverHostname: nil))
-                    try pipeline.addHTTPClientHandlers()
-                    try pipeline.addHandler(EtcdWatchHandler(watcher: self))
-                }
+        connectBenchClient(on: self.eventLoop, host: self.endpoint.host, port: self.endpoint.port, sslContext: self.endpoint.sslContext) { pipeline in
+            try pipeline.addHTTPClientHandlers()
+            try pipeline.addHandler(EtcdWatchHandler(watcher: self))
+        }.whenComplete { result in
+            switch result {
+            case .success(let channel): self.channel = channel
+            case .failure(let error): self.recorder.update(self.index) { $0.lastClose = "connect: \(error)" }
             }
-            .connect(host: endpoint.host, port: endpoint.port)
-            .whenComplete { result in
-                switch result {
-                case .success(let channel): self.channel = channel
-                case .failure(let error): self.recorder.update(self.index) { $0.lastClose = "connect: \(error)" }
-                }
-            }
+        }
     }
 
-    func close() {
-        self.eventLoop.execute { self.channel?.close(promise: nil) }
+    func close() -> EventLoopFuture<Void> {
+        self.eventLoop.flatSubmit { self.channel?.close() ?? self.eventLoop.makeSucceededVoidFuture() }
     }
 
     fileprivate func request(host: String) -> (HTTPRequestHead, ByteBuffer) {
@@ -252,18 +243,10 @@ final class EtcdPutClient: Sendable {
 
     static func connect(endpoint: EtcdScenario.Endpoint, group: MultiThreadedEventLoopGroup) async throws -> EtcdPutClient {
         let loop = group.next()
-        let channel = try await ClientBootstrap(group: loop)
-            .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(NIOSSLClientHandler(context: endpoint.sslContext, serverHostname: nil))
-                    try pipeline.addHTTPClientHandlers()
-                    try pipeline.addHandler(EtcdPutHandler())
-                }
-            }
-            .connect(host: endpoint.host, port: endpoint.port).get()
+        let channel = try await connectBenchClient(on: loop, host: endpoint.host, port: endpoint.port, sslContext: endpoint.sslContext) { pipeline in
+            try pipeline.addHTTPClientHandlers()
+            try pipeline.addHandler(EtcdPutHandler())
+        }.get()
         let handler = try await loop.submit {
             NIOLoopBound(try channel.pipeline.syncOperations.handler(type: EtcdPutHandler.self), eventLoop: loop)
         }.get()
@@ -289,8 +272,8 @@ final class EtcdPutClient: Sendable {
         return (answer.sentAt, answer.receivedAt, revision)
     }
 
-    func close() {
-        self.channel.close(promise: nil)
+    func close() -> EventLoopFuture<Void> {
+        self.channel.close()
     }
 }
 

@@ -46,7 +46,6 @@ enum FloorScenario {
                 throw BenchError("only \(recorder.read { $0.count(where: \.established) }) of \(agents) floor subscribers were welcomed within \(timeout)")
             }
             let publisher = try await FloorPublisher.connect(port: port, sslContext: publisherContext, group: group)
-            defer { publisher.close() }
             // One write before the measured ones (as `fanout` syncs the fleet first).
             try await publish(0, publisher: publisher, recorder: recorder, agents: agents, timeout: timeout)
 
@@ -62,6 +61,7 @@ enum FloorScenario {
             result.setFanout(agents: agents, writes: writes, lastAgent: lastAgent, perAgent: perAgent, write: [])
             let last = LatencySummary(milliseconds: lastAgent)
             progress("floor: \(agents) subscribers, \(writes) writes; last subscriber p50 \(last.p50) ms p99 \(last.p99) ms max \(last.max) ms")
+            try? await publisher.close().get()
             await shutDown(subscribers, group: group)
             return result
         } catch {
@@ -98,8 +98,9 @@ enum FloorScenario {
         throw BenchError("the floor server did not listen on 127.0.0.1:\(port) within \(timeout)")
     }
 
+    /// Closes every connection, then stops the loops (a close after that would have no loop).
     private static func shutDown(_ subscribers: [FloorSubscriber], group: MultiThreadedEventLoopGroup) async {
-        for subscriber in subscribers { subscriber.close() }
+        try? await EventLoopFuture.andAllComplete(subscribers.map { $0.close() }, on: group.any()).get()
         try? await group.shutdownGracefully()
     }
 }
@@ -142,25 +143,15 @@ final class FloorSubscriber: @unchecked Sendable {
     }
 
     func start() {
-        let sslContext = self.sslContext
-        ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
-                    try pipeline.addHandler(RelayFrameDecoder().makeHandler())
-                    try pipeline.addHandler(RelayFrameWriter())
-                    try pipeline.addHandler(FloorSubscriberHandler(subscriber: self))
-                }
-            }
-            .connect(host: "127.0.0.1", port: self.port)
-            .whenSuccess { channel in self.channel = channel }
+        connectBenchClient(on: self.eventLoop, host: "127.0.0.1", port: self.port, sslContext: self.sslContext) { pipeline in
+            try pipeline.addHandler(RelayFrameDecoder().makeHandler())
+            try pipeline.addHandler(RelayFrameWriter())
+            try pipeline.addHandler(FloorSubscriberHandler(subscriber: self))
+        }.whenSuccess { channel in self.channel = channel }
     }
 
-    func close() {
-        self.eventLoop.execute { self.channel?.close(promise: nil) }
+    func close() -> EventLoopFuture<Void> {
+        self.eventLoop.flatSubmit { self.channel?.close() ?? self.eventLoop.makeSucceededVoidFuture() }
     }
 
     fileprivate func received(_ frame: RelayFrame, context: ChannelHandlerContext) {
@@ -210,17 +201,9 @@ final class FloorPublisher: Sendable {
     }
 
     static func connect(port: Int, sslContext: NIOSSLContext, group: MultiThreadedEventLoopGroup) async throws -> FloorPublisher {
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
-                    try pipeline.addHandler(RelayFrameWriter())
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+        let channel = try await connectBenchClient(on: group.next(), host: "127.0.0.1", port: port, sslContext: sslContext) { pipeline in
+            try pipeline.addHandler(RelayFrameWriter())
+        }.get()
         return FloorPublisher(channel: channel)
     }
 
@@ -228,8 +211,8 @@ final class FloorPublisher: Sendable {
         self.channel.writeAndFlush(sequenceFrame(.update, sequence), promise: nil)
     }
 
-    func close() {
-        self.channel.close(promise: nil)
+    func close() -> EventLoopFuture<Void> {
+        self.channel.close()
     }
 }
 

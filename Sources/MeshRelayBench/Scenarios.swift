@@ -20,6 +20,11 @@ enum Scenarios {
             var lastAgent: [Double] = []
             var perAgent: [Double] = []
             var apiLatency: [Double] = []
+            // CPU time of the server and of this harness over the writes (clock ticks): steadier
+            // than latencies on a shared machine, for before/after comparisons.
+            let serverPID = environment.server?.pid
+            let serverTicksBefore = serverPID.flatMap { ProcessStats.cpuTicks(pid: $0) }
+            let harnessTicksBefore = ProcessStats.cpuTicks(pid: getpid())
             lastAgent.reserveCapacity(writes)
             perAgent.reserveCapacity(writes * agents)
             for write in 0..<writes {
@@ -43,6 +48,13 @@ enum Scenarios {
             let api = LatencySummary(milliseconds: apiLatency)
             var result = BenchResult(scenario: "fanout")
             result.setFanout(agents: agents, writes: writes, lastAgent: lastAgent, perAgent: perAgent, write: apiLatency)
+            let ticksPerSecond = Double(ProcessStats.ticksPerSecond)
+            if let before = serverTicksBefore, let after = serverPID.flatMap({ ProcessStats.cpuTicks(pid: $0) }) {
+                result.set("server_cpu_ms_per_write", Double(after - before) / ticksPerSecond * 1000 / Double(writes))
+            }
+            if let before = harnessTicksBefore, let after = ProcessStats.cpuTicks(pid: getpid()) {
+                result.set("harness_cpu_ms_per_write", Double(after - before) / ticksPerSecond * 1000 / Double(writes))
+            }
             progress(
                 "fanout: \(agents) agents, \(writes) writes; last agent ACKed p50 \(ms(last.p50)) p99 \(ms(last.p99)) "
                     + "max \(ms(last.max)); per agent p50 \(ms(each.p50)) p99 \(ms(each.p99)) max \(ms(each.max)); "

@@ -220,22 +220,13 @@ final class SimulatedAgent: @unchecked Sendable {
         let connection = self.connectionID
         let sslContext = self.sslContext
         let serverName: String? = self.relayHost.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" } ? nil : self.relayHost
-        ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(.seconds(10))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
-                    try pipeline.addHandler(RelayFrameDecoder().makeHandler())
-                    try pipeline.addHandler(RelayFrameWriter())
-                    try pipeline.addHandler(SimulatedAgentHandler(agent: self, connection: connection))
-                }
-            }
-            .connect(host: self.relayHost, port: self.relayPort)
-            .whenFailure { _ in
-                self.closed(connection)
-            }
+        connectBenchClient(on: self.eventLoop, host: self.relayHost, port: self.relayPort, sslContext: sslContext, serverHostname: serverName) { pipeline in
+            try pipeline.addHandler(RelayFrameDecoder().makeHandler())
+            try pipeline.addHandler(RelayFrameWriter())
+            try pipeline.addHandler(SimulatedAgentHandler(agent: self, connection: connection))
+        }.whenFailure { _ in
+            self.closed(connection)
+        }
     }
 
     /// Arms the timer for the machine's next deadline. A timer armed for an earlier instant stays
