@@ -46,9 +46,6 @@ public final class RelayHub: Service, Sendable {
     /// The most resource status rows written in one store transaction.
     static let statusRowsPerTransaction = 2_000
 
-    /// The least time between two pushes of new views to the sessions.
-    static let minimumPushInterval = Duration.milliseconds(20)
-
     /// How many commit times are remembered.
     static let rememberedCommits = 1024
 
@@ -117,15 +114,8 @@ public final class RelayHub: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.writeStatuses() }
-            let clock = ContinuousClock()
-            var lastPush = clock.now - Self.minimumPushInterval
+            // Changes that arrive while views are computed and pushed join the next push.
             for await _ in changes.cancelOnGracefulShutdown() {
-                // Writes that arrive within the interval join one push: under a stream of writes
-                // the views are computed and handed out once per interval, not once per write.
-                // A write after a quiet spell is pushed at once.
-                let due = lastPush + Self.minimumPushInterval
-                if clock.now < due { try? await Task.sleep(until: due, clock: clock) }
-                lastPush = clock.now
                 await pushViews()
             }
             statusWritten.finish()
