@@ -306,7 +306,7 @@ def write_markdown(results_dir, results, path):
         out += [machine, ""]
     out += ["## Fanout: meshrelay vs etcd vs the floor", "",
             "Per write, ms until the last agent ACKed it (etcd: the last watcher saw it); the floor is "
-            "a trivial TLS broadcast server in the harness. Ratios compare p99s.", ""]
+            "a trivial mutual-TLS broadcast server (its own process, the same harness). Ratios compare p99s.", ""]
     out += fanout_table(results, errors)
     out += ["", "## The bars of issue 9", ""]
     out += bars_table(results, errors)
