@@ -60,7 +60,7 @@ enum FloorScenario {
             var result = BenchResult(scenario: "floor")
             result.setFanout(agents: agents, writes: writes, lastAgent: lastAgent, perAgent: perAgent, write: [])
             let last = LatencySummary(milliseconds: lastAgent)
-            progress("floor: \(agents) subscribers, \(writes) writes; last subscriber p50 \(last.p50) ms p99 \(last.p99) ms max \(last.max) ms")
+            progress("floor: \(agents) subscribers, \(writes) writes; last subscriber p50 \(ms(last.p50)) p99 \(ms(last.p99)) max \(ms(last.max))")
             try? await publisher.close().get()
             await shutDown(subscribers, group: group)
             return result

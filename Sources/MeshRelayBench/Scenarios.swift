@@ -370,7 +370,7 @@ enum Scenarios {
     }
 }
 
-private func ms(_ value: Double) -> String {
+func ms(_ value: Double) -> String {
     BenchResult.format(value) + " ms"
 }
 
