@@ -66,6 +66,11 @@ public final class RelayHub: Service, Sendable {
         var batch = StatusBatch()
         var recorded = 0
         var committed = 0
+        /// Each cluster's recent applied steps (``ClusterStatusRecord/appliedSteps``): what this
+        /// replica recorded, merged with what the store held at start. Kept here rather than in
+        /// the sessions' records, so that a step is appended in place and the records written
+        /// get them at commit.
+        var appliedSteps: [String: [AppliedStep]] = [:]
     }
     private let statusWrites: AsyncStream<Void>
     private let statusWritten: AsyncStream<Void>.Continuation
@@ -319,21 +324,28 @@ public final class RelayHub: Service, Sendable {
     /// the session (loop-bound) between calls.
     func recordStatus(_ write: StatusWrite, record: inout ClusterStatusRecord?) {
         let now = Date()
-        var change: ((inout StatusBatch) -> Void)?
+        var change: ((inout PendingStatus) -> Void)?
         switch write {
         case .connected(let connected):
             record = connected
-            change = { $0.save(connected) }
+            change = { $0.batch.save(connected) }
         case .ack(_, _, let records):
             guard !records.isEmpty else { return }
-            change = { $0.add(resources: records) }
-        case .synchronized(_, let revision):
+            change = { $0.batch.add(resources: records) }
+        case .synchronized(let cluster, let revision):
             guard var current = record else { return }
-            current.appliedRevision = max(current.appliedRevision, revision)
+            // The agent holds the view of `revision`: status derives APPLIED from it, so it is
+            // what the session says now (not the maximum with a HELLO's claim).
+            let previous = current.appliedRevision
+            current.appliedRevision = revision
             current.lastSeen = now
             current.updatedAt = now
             record = current
-            change = { [current] in $0.save(current) }
+            let step = revision > previous ? AppliedStep(from: previous, to: revision, at: now) : nil
+            change = { [current] pending in
+                pending.batch.save(current)
+                if let step { ClusterStatusRecord.merge([step], into: &pending.appliedSteps[cluster, default: []]) }
+            }
         case .dataPlane(let health):
             guard var current = record else { return }
             current.dataPlaneState = health.state
@@ -341,20 +353,20 @@ public final class RelayHub: Service, Sendable {
             current.lastSeen = now
             current.updatedAt = now
             record = current
-            change = { [current] in $0.save(current) }
+            change = { [current] in $0.batch.save(current) }
         case .disconnected(let cluster):
             // A newer session of the cluster, here or on another replica, owns the record.
             if state.withLock({ $0.sessions.values.contains { $0.cluster == cluster } }) { return }
             if record == nil {
                 let disconnected = ClusterStatusRecord(cluster: cluster, connected: false, lastSeen: now, server: serverID, updatedAt: now)
-                change = { $0.save(disconnected) }
+                change = { $0.batch.save(disconnected) }
             } else {
-                change = { $0.markDisconnected(cluster: cluster, at: now) }
+                change = { $0.batch.markDisconnected(cluster: cluster, at: now) }
             }
         }
         guard let change else { return }
         statusBatch.withLock { pending in
-            change(&pending.batch)
+            change(&pending)
             pending.recorded += 1
         }
         statusWritten.yield()
@@ -363,6 +375,15 @@ public final class RelayHub: Service, Sendable {
     /// Commits pending status writes until `statusWritten` finishes, then the rest: each commit
     /// takes everything that arrived while the previous one ran.
     private func writeStatuses() async {
+        // The applied steps the store holds (of sessions this replica held before a restart, or
+        // another replica held) stay known to the records written from now on.
+        if let stored = try? await store.clusterStatuses() {
+            statusBatch.withLock { pending in
+                for record in stored where !record.appliedSteps.isEmpty {
+                    ClusterStatusRecord.merge(record.appliedSteps, into: &pending.appliedSteps[record.cluster, default: []])
+                }
+            }
+        }
         for await _ in statusWrites {
             await commitStatuses()
             // At most one commit per interval: the ACKs of a fan-out (and of the next ones, under
@@ -375,9 +396,9 @@ public final class RelayHub: Service, Sendable {
 
     /// Commits the pending status writes (one store call per ``StatusBatch/Step``).
     func commitStatuses() async {
-        let (batch, upTo) = statusBatch.withLock { pending in
+        let (batch, upTo, appliedSteps) = statusBatch.withLock { pending in
             defer { pending.batch = StatusBatch() }
-            return (pending.batch, pending.recorded)
+            return (pending.batch, pending.recorded, pending.appliedSteps)
         }
         defer { statusBatch.withLock { $0.committed = max($0.committed, upTo) } }
         for step in batch.steps {
@@ -392,7 +413,10 @@ public final class RelayHub: Service, Sendable {
                         try await store.saveResourceStatuses(Array(records[start..<end]))
                         start = end
                     }
-                case .clusters(let records):
+                case .clusters(var records):
+                    for index in records.indices {
+                        records[index].appliedSteps = appliedSteps[records[index].cluster] ?? []
+                    }
                     try await store.saveClusterStatuses(records)
                 case .markDisconnected(let cluster, let date):
                     try await store.markDisconnected(cluster: cluster, server: serverID, at: date)

@@ -96,14 +96,19 @@ public struct StatusContext: Sendable {
     public let registeredClusters: [String]
     public let workspaces: [WorkspaceSpec]
     public let clusterRecords: [String: ClusterStatusRecord]
+    /// The kept exceptions (FAILED, WARNING) by cluster and resource.
     public let statusRecords: [String: [ResourceKey: ResourceStatusRecord]]
+    /// The store's ``ResourceStore/viewRevision()``.
+    public let viewRevision: Int64
     let validation: ValidationCache
 
     public init(
         revision: Int64, registeredClusters: [String], workspaces: [WorkspaceSpec],
-        clusterRecords: [ClusterStatusRecord], statusRecords: [ResourceStatusRecord], validation: ValidationCache = ValidationCache()
+        clusterRecords: [ClusterStatusRecord], statusRecords: [ResourceStatusRecord], viewRevision: Int64,
+        validation: ValidationCache = ValidationCache()
     ) {
         self.validation = validation
+        self.viewRevision = viewRevision
         self.revision = revision
         self.registeredClusters = Array(Set(registeredClusters)).sorted()
         self.workspaces = workspaces
@@ -129,6 +134,7 @@ public struct StatusContext: Sendable {
             workspaces: workspaces,
             clusterRecords: try await store.clusterStatuses(),
             statusRecords: try await store.resourceStatuses(cluster: nil),
+            viewRevision: try await store.viewRevision(),
             validation: validation
         )
     }
@@ -145,30 +151,52 @@ public struct StatusContext: Sendable {
     }
 
     /// The state of one stored resource, overall and per selected cluster.
+    ///
+    /// Per cluster: a kept exception (FAILED, WARNING) for the current generation says so;
+    /// otherwise the resource is APPLIED when the cluster's agent holds a revision at least its
+    /// `resourceVersion` and the ``viewRevision`` (then the view it holds has this version of the
+    /// resource), else PENDING.
     public func entry(for stored: StoredResource) -> StatusReport.ResourceEntry {
         let key = stored.key
+        // The revision whose view a cluster must hold to hold this version of the resource.
+        let required = max(stored.resourceVersion, viewRevision)
         var clusters: [StatusReport.ResourceCluster] = []
         for cluster in targetClusters(of: key) {
-            if let record = statusRecords[cluster]?[key], record.observedGeneration == stored.generation {
+            let exception = statusRecords[cluster]?[key]
+            let connection = clusterRecords[cluster]
+            if let record = exception, record.observedGeneration == stored.generation {
                 clusters.append(
                     .init(
                         name: cluster, state: record.state, message: record.message, observedGeneration: record.observedGeneration,
                         since: RFC3339.string(from: record.updatedAt),
-                        appliedAfterSeconds: max(0, (record.updatedAt.timeIntervalSince(stored.updatedAt) * 1000).rounded() / 1000)
+                        appliedAfterSeconds: Self.seconds(from: stored.updatedAt, to: record.updatedAt)
+                    )
+                )
+            } else if let connection, connection.appliedRevision >= required {
+                let appliedAt = connection.appliedTime(of: required)
+                clusters.append(
+                    .init(
+                        name: cluster, state: .applied, message: "", observedGeneration: stored.generation,
+                        since: appliedAt.map(RFC3339.string(from:)),
+                        // From the commit of this version, when that is what the cluster waited
+                        // for (not a later Workspace change).
+                        appliedAfterSeconds: required == stored.resourceVersion ? appliedAt.map { Self.seconds(from: stored.updatedAt, to: $0) } : nil
                     )
                 )
             } else {
-                let observed = statusRecords[cluster]?[key]?.observedGeneration
                 let message: String
-                if let connection = clusterRecords[cluster], connection.connected {
+                if let connection, connection.connected {
                     message = "waiting for the agent to apply generation \(stored.generation)"
-                } else if let lastSeen = clusterRecords[cluster]?.lastSeen {
+                } else if let lastSeen = connection?.lastSeen {
                     message = "agent disconnected since \(RFC3339.string(from: lastSeen))"
                 } else {
                     message = "no agent has connected for this cluster yet"
                 }
                 clusters.append(
-                    .init(name: cluster, state: .pending, message: message, observedGeneration: observed, since: RFC3339.string(from: stored.updatedAt))
+                    .init(
+                        name: cluster, state: .pending, message: message, observedGeneration: exception?.observedGeneration,
+                        since: RFC3339.string(from: stored.updatedAt)
+                    )
                 )
             }
         }
@@ -178,6 +206,11 @@ public struct StatusContext: Sendable {
             generation: stored.generation, state: state, message: message, clusters: clusters,
             updated: RFC3339.string(from: stored.updatedAt)
         )
+    }
+
+    /// Seconds from `start` to `end`, to the millisecond, never negative.
+    static func seconds(from start: Date, to end: Date) -> Double {
+        max(0, (end.timeIntervalSince(start) * 1000).rounded() / 1000)
     }
 
     private func summarize(stored: StoredResource, clusters: [StatusReport.ResourceCluster]) -> (ResourceState, String) {

@@ -22,7 +22,8 @@ enum PostgresSchema {
     /// Identifiers and statements of every migration this binary knows, in order (the
     /// extended query protocol runs one statement at a time; no statement holds a `;`).
     static let migrations: [(id: String, statements: [String])] = [
-        ("v1", statements(v1))
+        ("v1", statements(v1)),
+        ("v2-derived-applied-status", statements(v2)),
     ]
 
     private static func statements(_ script: String) -> [String] {
@@ -34,6 +35,15 @@ enum PostgresSchema {
             id TEXT PRIMARY KEY,
             applied_at DOUBLE PRECISION NOT NULL
         )
+        """
+
+    /// `APPLIED` is derived from each cluster's applied revision instead of a row per resource
+    /// and cluster (as SQLite's `v4-derived-applied-status`): those rows go, each cluster keeps
+    /// its recent steps, and the view revision starts at the current revision.
+    private static let v2 = """
+        ALTER TABLE cluster_status ADD COLUMN applied_steps TEXT;
+        DELETE FROM resource_status WHERE state = 'APPLIED';
+        INSERT INTO meta (key, value) SELECT 'view_revision', value FROM meta WHERE key = 'revision'
         """
 
     private static let v1 = """

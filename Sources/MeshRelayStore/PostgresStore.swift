@@ -173,6 +173,9 @@ public final class PostgresStore: SharedStore {
                 try await Self.logChanges(
                     connection, revision: next, op: "upsert", keys: logged.map(\.item.key), logger: logger
                 )
+                if logged.contains(where: { StoreCoding.decidesViews($0.item.key.kind) }) {
+                    try await Self.moveViewRevision(connection, next, logger: logger)
+                }
                 try await Self.commitRevision(connection, next, logger: logger)
                 return (ApplyResult(revision: next, outcomes: plans.map(\.outcome)), changed)
             }
@@ -212,6 +215,9 @@ public final class PostgresStore: SharedStore {
                 // Status rows go with their resource (ON DELETE CASCADE).
                 let ordered = outcomes.filter(\.deleted).map(\.key)
                 try await Self.logChanges(connection, revision: next, op: "delete", keys: ordered, logger: logger)
+                if ordered.contains(where: { StoreCoding.decidesViews($0.kind) }) {
+                    try await Self.moveViewRevision(connection, next, logger: logger)
+                }
                 try await Self.commitRevision(connection, next, logger: logger)
                 return DeleteResult(revision: next, outcomes: outcomes)
             }
@@ -368,16 +374,16 @@ public final class PostgresStore: SharedStore {
             """
             INSERT INTO cluster_status
                 (cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at,
-                 data_plane_state, data_plane_message)
+                 data_plane_state, data_plane_message, applied_steps)
             VALUES (\(record.cluster), \(record.connected), \(record.lastSeen.map(StoreCoding.timestamp)), \(record.appliedRevision),
                     \(record.agentVersion), \(record.outboundPolicy), \(record.server), \(StoreCoding.timestamp(record.updatedAt)),
-                    \(record.dataPlaneState), \(record.dataPlaneMessage))
+                    \(record.dataPlaneState), \(record.dataPlaneMessage), \(StoreCoding.appliedStepsText(record.appliedSteps)))
             ON CONFLICT (cluster) DO UPDATE SET
                 connected = excluded.connected, last_seen = excluded.last_seen,
                 applied_revision = excluded.applied_revision, agent_version = excluded.agent_version,
                 outbound_policy = excluded.outbound_policy, server = excluded.server,
                 updated_at = excluded.updated_at, data_plane_state = excluded.data_plane_state,
-                data_plane_message = excluded.data_plane_message
+                data_plane_message = excluded.data_plane_message, applied_steps = excluded.applied_steps
             """, logger: logger
         )
     }
@@ -388,17 +394,18 @@ public final class PostgresStore: SharedStore {
             let rows = try await client.query(
                 """
                 SELECT cluster, connected, last_seen, applied_revision, agent_version, outbound_policy, server, updated_at,
-                    data_plane_state, data_plane_message
+                    data_plane_state, data_plane_message, applied_steps
                 FROM cluster_status ORDER BY cluster
                 """, logger: logger
             )
             var result: [ClusterStatusRecord] = []
-            for try await row in rows.decode((String, Bool, Double?, Int64, String?, String?, String?, Double, String?, String?).self) {
+            for try await row in rows.decode((String, Bool, Double?, Int64, String?, String?, String?, Double, String?, String?, String?).self) {
                 result.append(
                     ClusterStatusRecord(
                         cluster: row.0, connected: row.1, lastSeen: row.2.map(StoreCoding.date), appliedRevision: row.3,
                         agentVersion: row.4, outboundPolicy: row.5, server: row.6, updatedAt: StoreCoding.date(row.7),
-                        dataPlaneState: row.8, dataPlaneMessage: row.9
+                        dataPlaneState: row.8, dataPlaneMessage: row.9,
+                        appliedSteps: try StoreCoding.appliedSteps(row.10, cluster: row.0)
                     )
                 )
             }
@@ -423,37 +430,69 @@ public final class PostgresStore: SharedStore {
         }
     }
 
+    /// Exceptions (FAILED, WARNING) are upserted, APPLIED removes the row (only in clusters that
+    /// have rows: one probe per cluster, not a delete per record).
     public func saveResourceStatuses(_ records: [ResourceStatusRecord]) async throws {
         let records = StoreCoding.lastPerRow(records)
         guard !records.isEmpty else { return }
+        let exceptions = records.filter { $0.state != .applied }
+        let applied = records.filter { $0.state == .applied }
         let logger = self.logger
         try await perform("saving resource status") { [client] in
-            // One statement for the batch. The join locks each resource row (FOR KEY SHARE): a
-            // delete running at the same time either goes first (the row is skipped) or waits.
-            try await client.query(
-                """
-                WITH live AS (
-                    SELECT u.cluster, u.kind, u.namespace, u.name, u.state, u.message, u.observed_generation, u.revision, u.updated_at
-                    FROM unnest(\(records.map(\.cluster))::text[], \(records.map(\.key.kind.rawValue))::text[],
-                                \(records.map(\.key.namespace))::text[], \(records.map(\.key.name))::text[],
-                                \(records.map(\.state.rawValue))::text[], \(records.map(\.message))::text[],
-                                \(records.map(\.observedGeneration))::bigint[], \(records.map(\.revision))::bigint[],
-                                \(records.map { StoreCoding.timestamp($0.updatedAt) })::float8[])
-                        AS u(cluster, kind, namespace, name, state, message, observed_generation, revision, updated_at)
-                    JOIN resources AS r ON r.kind = u.kind AND r.namespace = u.namespace AND r.name = u.name
-                    FOR KEY SHARE OF r
+            try await client.withTransaction(logger: logger) { connection in
+                if !applied.isEmpty {
+                    let clusters = Array(Set(applied.map(\.cluster)))
+                    let withRows = Set(
+                        try await collect(
+                            connection.query(
+                                """
+                                SELECT c FROM unnest(\(clusters)::text[]) AS c
+                                WHERE EXISTS (SELECT 1 FROM resource_status WHERE cluster = c)
+                                """, logger: logger
+                            ), as: String.self
+                        )
+                    )
+                    let cleared = applied.filter { withRows.contains($0.cluster) }
+                    if !cleared.isEmpty {
+                        try await connection.query(
+                            """
+                            DELETE FROM resource_status AS s
+                            USING unnest(\(cleared.map(\.cluster))::text[], \(cleared.map(\.key.kind.rawValue))::text[],
+                                         \(cleared.map(\.key.namespace))::text[], \(cleared.map(\.key.name))::text[])
+                                AS u(cluster, kind, namespace, name)
+                            WHERE s.cluster = u.cluster AND s.kind = u.kind AND s.namespace = u.namespace AND s.name = u.name
+                            """, logger: logger
+                        )
+                    }
+                }
+                guard !exceptions.isEmpty else { return }
+                // The join locks each resource row (FOR KEY SHARE): a delete running at the same
+                // time either goes first (the row is skipped) or waits.
+                try await connection.query(
+                    """
+                    WITH live AS (
+                        SELECT u.cluster, u.kind, u.namespace, u.name, u.state, u.message, u.observed_generation, u.revision, u.updated_at
+                        FROM unnest(\(exceptions.map(\.cluster))::text[], \(exceptions.map(\.key.kind.rawValue))::text[],
+                                    \(exceptions.map(\.key.namespace))::text[], \(exceptions.map(\.key.name))::text[],
+                                    \(exceptions.map(\.state.rawValue))::text[], \(exceptions.map(\.message))::text[],
+                                    \(exceptions.map(\.observedGeneration))::bigint[], \(exceptions.map(\.revision))::bigint[],
+                                    \(exceptions.map { StoreCoding.timestamp($0.updatedAt) })::float8[])
+                            AS u(cluster, kind, namespace, name, state, message, observed_generation, revision, updated_at)
+                        JOIN resources AS r ON r.kind = u.kind AND r.namespace = u.namespace AND r.name = u.name
+                        FOR KEY SHARE OF r
+                    )
+                    INSERT INTO resource_status (cluster, kind, namespace, name, state, message, observed_generation, revision, updated_at)
+                    SELECT * FROM live
+                    ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET
+                        state = excluded.state, message = excluded.message,
+                        observed_generation = excluded.observed_generation, revision = excluded.revision,
+                        updated_at = excluded.updated_at
+                    WHERE resource_status.state IS DISTINCT FROM excluded.state
+                        OR resource_status.message IS DISTINCT FROM excluded.message
+                        OR resource_status.observed_generation IS DISTINCT FROM excluded.observed_generation
+                    """, logger: logger
                 )
-                INSERT INTO resource_status (cluster, kind, namespace, name, state, message, observed_generation, revision, updated_at)
-                SELECT * FROM live
-                ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET
-                    state = excluded.state, message = excluded.message,
-                    observed_generation = excluded.observed_generation, revision = excluded.revision,
-                    updated_at = excluded.updated_at
-                WHERE resource_status.state IS DISTINCT FROM excluded.state
-                    OR resource_status.message IS DISTINCT FROM excluded.message
-                    OR resource_status.observed_generation IS DISTINCT FROM excluded.observed_generation
-                """, logger: logger
-            )
+            }
         }
     }
 
@@ -478,6 +517,13 @@ public final class PostgresStore: SharedStore {
                 )
             }
             return result
+        }
+    }
+
+    public func viewRevision() async throws -> Int64 {
+        let logger = self.logger
+        return try await perform("reading the view revision") { [client] in
+            try await Self.readMeta(client.query("SELECT value FROM meta WHERE key = 'view_revision'", logger: logger), "view_revision")
         }
     }
 
@@ -651,6 +697,11 @@ public final class PostgresStore: SharedStore {
     private static func commitRevision(_ connection: PostgresConnection, _ revision: Int64, logger: Logger) async throws {
         try await connection.query("UPDATE meta SET value = \(revision) WHERE key = 'revision'", logger: logger)
         try await connection.query("SELECT pg_notify(\(PostgresSchema.changesChannel), \(String(revision)))", logger: logger)
+    }
+
+    /// Records `revision` as the latest change to what decides clusters' views.
+    private static func moveViewRevision(_ connection: PostgresConnection, _ revision: Int64, logger: Logger) async throws {
+        try await connection.query("UPDATE meta SET value = \(revision) WHERE key = 'view_revision'", logger: logger)
     }
 
     private static func logChanges(_ connection: PostgresConnection, revision: Int64, op: String, keys: [ResourceKey], logger: Logger) async throws {

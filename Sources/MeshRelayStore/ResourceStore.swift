@@ -142,8 +142,26 @@ public enum ChangesSince: Sendable, Hashable {
     case snapshotRequired(compactedRevision: Int64, revision: Int64)
 }
 
+/// One step of a cluster's agent: it held `from` and, at `at`, was recorded holding `to` (the
+/// server had nothing left to send it at `to`). Every version the cluster's view gained in
+/// `(from, to]` was first held at `at`.
+public struct AppliedStep: Sendable, Hashable {
+    public var from: Int64
+    public var to: Int64
+    public var at: Date
+
+    public init(from: Int64, to: Int64, at: Date) {
+        self.from = from
+        self.to = to
+        self.at = at
+    }
+}
+
 /// What the store keeps of an agent's connection, per registered cluster.
 public struct ClusterStatusRecord: Sendable, Hashable {
+    /// How many ``appliedSteps`` a record keeps (the newest).
+    public static let appliedStepLimit = 64
+
     public var cluster: String
     public var connected: Bool
     public var lastSeen: Date?
@@ -159,12 +177,17 @@ public struct ClusterStatusRecord: Sendable, Hashable {
     public var dataPlaneState: String?
     /// Why, when unhealthy; what runs, when healthy.
     public var dataPlaneMessage: String?
+    /// The cluster's most recent steps to a new applied revision, ascending by `to`, at most
+    /// ``appliedStepLimit``: when a resource version was first held there (``appliedTime(of:)``),
+    /// without a status row per resource and cluster.
+    public var appliedSteps: [AppliedStep]
 
     public init(
         cluster: String, connected: Bool, lastSeen: Date? = nil, appliedRevision: Int64 = 0,
         agentVersion: String? = nil, outboundPolicy: String? = nil, server: String? = nil, updatedAt: Date,
-        dataPlaneState: String? = nil, dataPlaneMessage: String? = nil
+        dataPlaneState: String? = nil, dataPlaneMessage: String? = nil, appliedSteps: [AppliedStep] = []
     ) {
+        self.appliedSteps = appliedSteps
         self.dataPlaneState = dataPlaneState
         self.dataPlaneMessage = dataPlaneMessage
         self.cluster = cluster
@@ -175,6 +198,36 @@ public struct ClusterStatusRecord: Sendable, Hashable {
         self.outboundPolicy = outboundPolicy
         self.server = server
         self.updatedAt = updatedAt
+    }
+}
+
+extension ClusterStatusRecord {
+    /// When the cluster's agent was first recorded holding what changed at `revision`: the time
+    /// of the step with `from < revision <= to`; nil when no kept step covers it.
+    public func appliedTime(of revision: Int64) -> Date? {
+        // Steps are few (at most ``appliedStepLimit``) and ascending; the newest are asked most.
+        for step in appliedSteps.reversed() where step.from < revision && revision <= step.to {
+            return step.at
+        }
+        return nil
+    }
+
+    /// Adds `steps` to `kept`: ascending by `to`, one step per `to` (the earliest time), the
+    /// newest ``appliedStepLimit``. Each step is a fact, so merging steps from any source (a
+    /// replica's memory, the store) stays true.
+    public static func merge(_ steps: [AppliedStep], into kept: inout [AppliedStep]) {
+        guard !steps.isEmpty else { return }
+        if let last = kept.last, let first = steps.first, steps.count == 1, last.to < first.to {
+            kept.append(first)
+        } else {
+            var byEnd: [Int64: AppliedStep] = [:]
+            for step in kept + steps {
+                if let existing = byEnd[step.to], existing.at <= step.at { continue }
+                byEnd[step.to] = step
+            }
+            kept = byEnd.values.sorted { $0.to < $1.to }
+        }
+        if kept.count > appliedStepLimit { kept.removeFirst(kept.count - appliedStepLimit) }
     }
 }
 
@@ -286,14 +339,24 @@ public protocol ResourceStore: Sendable {
     @discardableResult
     func markDisconnected(cluster: String, server: String, at: Date) async throws -> Bool
 
-    /// Creates or replaces per-resource status rows of one cluster. A row whose state, message
-    /// and observed generation are unchanged is left as it is (its `revision` and `updatedAt` keep
-    /// saying when that outcome was first recorded), so re-reporting what is known writes nothing.
-    /// Rows of resources that no longer exist are not created.
+    /// Records agents' per-resource outcomes, in one transaction. Only exceptions are kept:
+    /// a `FAILED` or `WARNING` record creates or replaces the row of its cluster and resource
+    /// (a row whose state, message and observed generation are unchanged is left as it is: its
+    /// `revision` and `updatedAt` keep saying when that outcome was first recorded); an `APPLIED`
+    /// record removes that row, if any. `APPLIED` is what a cluster's applied revision already
+    /// says (docs/architecture.md, "Status"): storing it per resource and cluster was a row per
+    /// agent per write. Rows of resources that no longer exist are not created.
     func saveResourceStatuses(_ records: [ResourceStatusRecord]) async throws
 
-    /// Per-resource status rows, of one cluster or all, ordered by cluster then key.
+    /// The kept per-resource rows (exceptions: `FAILED`, `WARNING`), of one cluster or all,
+    /// ordered by cluster then key.
     func resourceStatuses(cluster: String?) async throws -> [ResourceStatusRecord]
+
+    /// The revision of the latest change to what decides which clusters a resource goes to (an
+    /// apply or delete that changed a `Workspace` or `KubernetesCluster`); 0 for none. A cluster
+    /// whose applied revision is at least this and at least a resource's `resourceVersion` holds
+    /// that resource's current version, if it is meant for the cluster.
+    func viewRevision() async throws -> Int64
 
     /// Checks that the store can be read (for `/readyz`).
     func checkHealth() async throws

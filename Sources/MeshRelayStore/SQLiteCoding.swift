@@ -53,8 +53,9 @@ enum SQLiteCoding {
     /// Decodes a `cluster_status` row (all columns, in table order).
     static func decodeClusterStatus(_ row: Row) throws -> ClusterStatusRecord {
         do {
+            let cluster = try row.decode(String.self, atIndex: 0)
             return ClusterStatusRecord(
-                cluster: try row.decode(String.self, atIndex: 0),
+                cluster: cluster,
                 connected: try row.decode(Bool.self, atIndex: 1),
                 lastSeen: try row.decode(Double?.self, atIndex: 2).map(date),
                 appliedRevision: try row.decode(Int64.self, atIndex: 3),
@@ -63,8 +64,11 @@ enum SQLiteCoding {
                 server: try row.decode(String?.self, atIndex: 6),
                 updatedAt: date(try row.decode(Double.self, atIndex: 7)),
                 dataPlaneState: try row.decode(String?.self, atIndex: 8),
-                dataPlaneMessage: try row.decode(String?.self, atIndex: 9)
+                dataPlaneMessage: try row.decode(String?.self, atIndex: 9),
+                appliedSteps: try StoreCoding.appliedSteps(row.decode(String?.self, atIndex: 10), cluster: cluster)
             )
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError(.corrupt, "a cluster status row cannot be decoded: \(error); restore a backup")
         }

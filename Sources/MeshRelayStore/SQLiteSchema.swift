@@ -16,6 +16,7 @@ enum SQLiteSchema {
         migrator.registerMigration("v1", migrate: createV1)
         migrator.registerMigration("v2-bootstrap-tokens", migrate: createBootstrapTokens)
         migrator.registerMigration("v3-data-plane-health", migrate: addDataPlaneHealth)
+        migrator.registerMigration("v4-derived-applied-status", migrate: deriveAppliedStatus)
         return migrator
     }()
 
@@ -25,6 +26,23 @@ enum SQLiteSchema {
         static let revision = "revision"
         /// The change-log horizon: `changes` rows at or below it were compacted away.
         static let compactedRevision = "compacted_revision"
+        /// The revision of the latest change to a Workspace or KubernetesCluster.
+        static let viewRevision = "view_revision"
+    }
+
+    /// `APPLIED` is derived from each cluster's applied revision instead of a row per resource
+    /// and cluster (docs/architecture.md, "Status"): those rows go, each cluster keeps its recent
+    /// steps (when a revision was first held), and the view revision starts at the current
+    /// revision (which Workspace changes came before is not known; later than true only delays
+    /// APPLIED until the next step of each cluster).
+    private static func deriveAppliedStatus(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE cluster_status ADD COLUMN applied_steps TEXT;
+                DELETE FROM resource_status WHERE state = 'APPLIED';
+                INSERT INTO meta (key, value) SELECT '\(MetaKey.viewRevision)', value FROM meta WHERE key = '\(MetaKey.revision)';
+                """
+        )
     }
 
     /// Agents' enrolment tokens: the SHA-256 of each (never the token), its cluster, expiry, use.

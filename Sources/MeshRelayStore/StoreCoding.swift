@@ -162,6 +162,37 @@ enum StoreCoding {
         return "CASE \(column) \(cases) ELSE \(ResourceKind.allCases.count) END"
     }
 
+    /// Whether a change to a resource of `kind` can change which clusters other resources go to
+    /// (the store's view revision moves with it).
+    static func decidesViews(_ kind: ResourceKind) -> Bool {
+        switch kind {
+        case .workspace, .kubernetesCluster: true
+        case .externalService, .externalEndpoint: false
+        }
+    }
+
+    /// The `applied_steps` column: `FROM-TO@MILLISECONDS` entries separated by `,` (milliseconds
+    /// since 1970 UTC); NULL for none.
+    static func appliedStepsText(_ steps: [AppliedStep]) -> String? {
+        guard !steps.isEmpty else { return nil }
+        return steps.map { "\($0.from)-\($0.to)@\(Int64(($0.at.timeIntervalSince1970 * 1000).rounded()))" }.joined(separator: ",")
+    }
+
+    /// Decodes the `applied_steps` column, or throws `.corrupt`.
+    static func appliedSteps(_ text: String?, cluster: String) throws -> [AppliedStep] {
+        guard let text, !text.isEmpty else { return [] }
+        return try text.split(separator: ",").map { entry in
+            let parts = entry.split(separator: "@")
+            let range = parts.first?.split(separator: "-") ?? []
+            guard parts.count == 2, range.count == 2, let from = Int64(range[0]), let to = Int64(range[1]),
+                let milliseconds = Int64(parts[1])
+            else {
+                throw StoreError(.corrupt, "cluster \(cluster) has an unreadable applied step \"\(entry)\"; restore a backup")
+            }
+            return AppliedStep(from: from, to: to, at: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        }
+    }
+
     /// Keeps the last record per (cluster, key), in first-seen order: one statement cannot
     /// upsert the same row twice.
     static func lastPerRow(_ records: [ResourceStatusRecord]) -> [ResourceStatusRecord] {

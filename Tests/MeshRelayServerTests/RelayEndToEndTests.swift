@@ -156,10 +156,13 @@ struct RelayEndToEndTests {
             _ = await task.result
             try await Self.eventually("the agent is recorded as disconnected") { !(try await clusterConnected()) }
 
-            // The per-resource status rows are lost, as if the server had died before writing them.
+            // What the cluster's agent acknowledged is lost, as if the server had died before
+            // writing it: APPLIED, derived from the applied revision, is gone with it.
             let sqlite = Process()
             sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            sqlite.arguments = [server.dataDirectory + "/meshrelay.db", "DELETE FROM resource_status;"]
+            sqlite.arguments = [
+                server.dataDirectory + "/meshrelay.db", "UPDATE cluster_status SET applied_revision = 0, applied_steps = NULL; DELETE FROM resource_status;",
+            ]
             try sqlite.run()
             sqlite.waitUntilExit()
             #expect(sqlite.terminationStatus == 0)

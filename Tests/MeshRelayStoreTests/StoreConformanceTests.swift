@@ -240,7 +240,7 @@ struct ChangeLogTests {
                 for name in ["a", "b"] {
                     records.append(
                         ResourceStatusRecord(
-                            cluster: cluster, key: esKey(name), state: .applied, message: "", observedGeneration: 1,
+                            cluster: cluster, key: esKey(name), state: .failed, message: "bad port", observedGeneration: 1,
                             revision: 1, updatedAt: now
                         )
                     )
@@ -413,7 +413,7 @@ struct ListAndStatusTests {
         }
     }
 
-    @Test(arguments: StoreBackend.allCases) func resourceStatusIsUpsertedFilteredAndSkipsUnknownResources(_ backend: StoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases) func onlyExceptionsAreKeptAndAppliedClearsThem(_ backend: StoreBackend) async throws {
         try await withStore(backend) { store in
             _ = try await store.apply([externalService("b"), externalService("a")])
             let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -424,18 +424,71 @@ struct ListAndStatusTests {
                 )
             }
             try await store.saveResourceStatuses([
-                record("west", "a", .pending), record("east", "b", .applied), record("east", "a", .failed, "bad port"),
-                record("east", "gone", .applied),
+                record("west", "a", .warning, "slow"), record("east", "b", .applied), record("east", "a", .failed, "bad port"),
+                record("east", "gone", .failed, "bad port"),
             ])
             #expect(
                 try await store.resourceStatuses(cluster: nil) == [
-                    record("east", "a", .failed, "bad port"), record("east", "b", .applied), record("west", "a", .pending),
+                    record("east", "a", .failed, "bad port"), record("west", "a", .warning, "slow"),
                 ]
             )
-            try await store.saveResourceStatuses([record("west", "a", .warning, "slow")])
-            #expect(try await store.resourceStatuses(cluster: "west") == [record("west", "a", .warning, "slow")])
-            #expect(try await store.resourceStatuses(cluster: "north").isEmpty)
+            // APPLIED clears the row of its own cluster and resource only; the last record of a
+            // batch wins.
+            try await store.saveResourceStatuses([
+                record("east", "a", .applied), record("west", "b", .applied), record("north", "a", .applied),
+                record("west", "b", .failed, "no route"),
+            ])
+            #expect(
+                try await store.resourceStatuses(cluster: nil) == [
+                    record("west", "a", .warning, "slow"), record("west", "b", .failed, "no route"),
+                ]
+            )
+            #expect(try await store.resourceStatuses(cluster: "west").map(\.key) == [esKey("a"), esKey("b")])
+            #expect(try await store.resourceStatuses(cluster: "east").isEmpty)
+            // An unchanged exception keeps when it was first recorded.
+            var later = record("west", "a", .warning, "slow")
+            later.updatedAt = now.addingTimeInterval(60)
+            later.revision = 9
+            try await store.saveResourceStatuses([later])
+            #expect(try await store.resourceStatuses(cluster: "west").first == record("west", "a", .warning, "slow"))
             try await store.saveResourceStatuses([])
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases) func viewRevisionMovesWithWorkspacesAndClustersOnly(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            #expect(try await store.viewRevision() == 0)
+            let cluster = Resource(metadata: ObjectMeta(name: "east", namespace: "gloo-mesh"), spec: .kubernetesCluster(KubernetesClusterSpec()))
+            let workspace = Resource(metadata: ObjectMeta(name: "all", namespace: "gloo-mesh"), spec: .workspace(WorkspaceSpec()))
+            #expect(try await store.apply([externalService("a")]).revision == 1)
+            #expect(try await store.viewRevision() == 0)
+            #expect(try await store.apply([cluster, externalService("b")]).revision == 2)
+            #expect(try await store.viewRevision() == 2)
+            _ = try await store.apply([cluster])  // unchanged: no revision
+            _ = try await store.apply([externalService("a", hosts: ["other.example.com"])])
+            #expect(try await store.viewRevision() == 2)
+            #expect(try await store.apply([workspace]).revision == 4)
+            #expect(try await store.viewRevision() == 4)
+            _ = try await store.delete([esKey("b")])
+            #expect(try await store.viewRevision() == 4)
+            // Deleting the last Workspace sends every resource to every cluster: a view change.
+            #expect(try await store.delete([workspace.key]).revision == 6)
+            #expect(try await store.viewRevision() == 6)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases) func appliedStepsRoundTripWithTheClusterRecord(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            let at = Date(timeIntervalSince1970: 1_800_000_000.125)
+            let steps = [
+                AppliedStep(from: 0, to: 3, at: at), AppliedStep(from: 3, to: 7, at: at.addingTimeInterval(0.5)),
+            ]
+            var east = ClusterStatusRecord(cluster: "east", connected: true, appliedRevision: 7, updatedAt: at, appliedSteps: steps)
+            try await store.saveClusterStatus(east)
+            #expect(try await store.clusterStatuses() == [east])
+            east.appliedSteps = []
+            try await store.saveClusterStatus(east)
+            #expect(try await store.clusterStatuses().first?.appliedSteps == [])
         }
     }
 }
