@@ -6,6 +6,7 @@ import MeshRelayTransport
 import NIOCore
 import NIOSSL
 import NIOTLS
+import Synchronization
 import X509
 
 /// Runs one agent session on its channel: takes the cluster identity from the verified client
@@ -227,11 +228,17 @@ final class RelaySessionHandler: ChannelInboundHandler {
         )
         let eventLoop = context.eventLoop
         let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
+        let mailbox = ViewMailbox()
         registration = hub.register(
             cluster: cluster, certificateNotAfter: certificateNotAfter,
             push: { view in
+                // One hop to the loop per session however many views arrive meanwhile: under a
+                // stream of writes the loop would otherwise run a closure per session per
+                // revision, each for a view the next one replaces.
+                guard mailbox.put(view) else { return }
                 eventLoop.execute {
                     let (handler, context) = loopBound.value
+                    guard let view = mailbox.take() else { return }
                     handler.run(handler.machine?.viewChanged(view) ?? [], context: context)
                 }
             },
@@ -262,6 +269,30 @@ final class RelaySessionHandler: ChannelInboundHandler {
             let (handler, context) = loopBound.value
             handler.timerDeadline = nil
             handler.run(handler.machine?.timerFired(now: .now) ?? [], context: context)
+        }
+    }
+}
+
+/// The newest view pushed to a session and not yet handed to its loop.
+final class ViewMailbox: Sendable {
+    private let slot = Mutex<ClusterView?>(nil)
+
+    /// Keeps `view` unless a newer one waits; returns whether the slot was empty (the caller then
+    /// schedules a ``take()`` on the session's loop).
+    func put(_ view: ClusterView) -> Bool {
+        slot.withLock { waiting in
+            let wasEmpty = waiting == nil
+            if let current = waiting, current.revision > view.revision { return wasEmpty }
+            waiting = view
+            return wasEmpty
+        }
+    }
+
+    /// The waiting view, leaving the slot empty.
+    func take() -> ClusterView? {
+        slot.withLock { waiting in
+            defer { waiting = nil }
+            return waiting
         }
     }
 }
