@@ -294,6 +294,99 @@ enum FastWireCoding {
         return buffer
     }
 
+    /// The frame of `update`: what SwiftProtobuf would write (fields in number order, zero values
+    /// and empty strings left out, every map entry with its key and value), except that labels are
+    /// written in key order. Encoding UPDATEs through SwiftProtobuf (a message tree built per
+    /// update, a copy of every spec, a generic visitor) was the largest single cost of the server
+    /// under a stream of writes: under churn every session's difference is its own.
+    static func updateFrame(_ update: Update, maximumPayloadBytes: Int) throws(RelayProtocolError) -> ByteBuffer {
+        var size = 0
+        if update.revision != 0 { size += 1 + Self.varintSize(UInt64(bitPattern: update.revision)) }
+        if update.isSnapshot { size += 2 }
+        var upsertSizes: [Int] = []
+        upsertSizes.reserveCapacity(update.upserts.count)
+        for resource in update.upserts {
+            let length = Self.resourceSize(resource)
+            upsertSizes.append(length)
+            size += 1 + Self.varintSize(UInt64(length)) + length
+        }
+        for key in update.removals {
+            let length = Self.keySize(key)
+            size += 1 + Self.varintSize(UInt64(length)) + length
+        }
+        guard size <= maximumPayloadBytes, let length = UInt32(exactly: size) else {
+            throw .frameTooLarge(type: .update, announcedLength: size, limit: maximumPayloadBytes)
+        }
+        var buffer = ByteBufferAllocator().buffer(capacity: RelayFrame.headerLength + size)
+        RelayFrame.writeHeader(type: .update, flags: 0, payloadLength: length, to: &buffer)
+        if update.revision != 0 {
+            buffer.writeInteger(UInt8(1 << 3 | 0))
+            Self.writeVarint(UInt64(bitPattern: update.revision), to: &buffer)
+        }
+        if update.isSnapshot {
+            buffer.writeInteger(UInt8(2 << 3 | 0))
+            buffer.writeInteger(UInt8(1))
+        }
+        for (resource, length) in zip(update.upserts, upsertSizes) {
+            buffer.writeInteger(UInt8(3 << 3 | 2))
+            Self.writeVarint(UInt64(length), to: &buffer)
+            Self.writeResource(resource, to: &buffer)
+        }
+        for key in update.removals {
+            buffer.writeInteger(UInt8(4 << 3 | 2))
+            Self.writeKey(key, to: &buffer)
+        }
+        return buffer
+    }
+
+    private static func resourceSize(_ resource: RelayResource) -> Int {
+        let key = Self.keySize(resource.key)
+        var size = 1 + Self.varintSize(UInt64(key)) + key
+        if resource.version != 0 { size += 1 + Self.varintSize(UInt64(bitPattern: resource.version)) }
+        if resource.generation != 0 { size += 1 + Self.varintSize(UInt64(bitPattern: resource.generation)) }
+        for (name, value) in resource.labels {
+            let entry = Self.stringFieldSize(name) + Self.stringFieldSize(value)
+            size += 1 + Self.varintSize(UInt64(entry)) + entry
+        }
+        if !resource.specJSON.isEmpty { size += 1 + Self.varintSize(UInt64(resource.specJSON.count)) + resource.specJSON.count }
+        if !resource.creationTimestamp.isEmpty { size += Self.stringFieldSize(resource.creationTimestamp) }
+        return size
+    }
+
+    private static func writeResource(_ resource: RelayResource, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(1 << 3 | 2))
+        Self.writeKey(resource.key, to: &buffer)
+        if resource.version != 0 {
+            buffer.writeInteger(UInt8(2 << 3 | 0))
+            Self.writeVarint(UInt64(bitPattern: resource.version), to: &buffer)
+        }
+        if resource.generation != 0 {
+            buffer.writeInteger(UInt8(3 << 3 | 0))
+            Self.writeVarint(UInt64(bitPattern: resource.generation), to: &buffer)
+        }
+        for (name, value) in resource.labels.sorted(by: { $0.key < $1.key }) {
+            buffer.writeInteger(UInt8(4 << 3 | 2))
+            Self.writeVarint(UInt64(Self.stringFieldSize(name) + Self.stringFieldSize(value)), to: &buffer)
+            // Map entries carry both fields, empty or not.
+            Self.writeString(field: 1, name, always: true, to: &buffer)
+            Self.writeString(field: 2, value, always: true, to: &buffer)
+        }
+        if !resource.specJSON.isEmpty {
+            buffer.writeInteger(UInt8(5 << 3 | 2))
+            Self.writeVarint(UInt64(resource.specJSON.count), to: &buffer)
+            buffer.writeBytes(resource.specJSON)
+        }
+        Self.writeString(field: 6, resource.creationTimestamp, to: &buffer)
+    }
+
+    /// A key as a length-delimited value (its length, then its fields).
+    private static func writeKey(_ key: RelayResourceKey, to buffer: inout ByteBuffer) {
+        Self.writeVarint(UInt64(Self.keySize(key)), to: &buffer)
+        Self.writeString(field: 1, key.kind, to: &buffer)
+        Self.writeString(field: 2, key.namespace, to: &buffer)
+        Self.writeString(field: 3, key.name, to: &buffer)
+    }
+
     private static func resultSize(_ result: ResourceResult) -> Int {
         let key = Self.keySize(result.key)
         var size = 1 + Self.varintSize(UInt64(key)) + key
@@ -305,10 +398,7 @@ enum FastWireCoding {
 
     private static func writeResult(_ result: ResourceResult, to buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(1 << 3 | 2))
-        Self.writeVarint(UInt64(Self.keySize(result.key)), to: &buffer)
-        Self.writeString(field: 1, result.key.kind, to: &buffer)
-        Self.writeString(field: 2, result.key.namespace, to: &buffer)
-        Self.writeString(field: 3, result.key.name, to: &buffer)
+        Self.writeKey(result.key, to: &buffer)
         if result.version != 0 {
             buffer.writeInteger(UInt8(2 << 3 | 0))
             Self.writeVarint(UInt64(bitPattern: result.version), to: &buffer)
@@ -330,9 +420,9 @@ enum FastWireCoding {
         return 1 + Self.varintSize(UInt64(count)) + count
     }
 
-    /// A string field (tag of a field number below 16), left out when empty.
-    private static func writeString(field: Int, _ text: String, to buffer: inout ByteBuffer) {
-        guard !text.isEmpty else { return }
+    /// A string field (tag of a field number below 16), left out when empty unless `always`.
+    private static func writeString(field: Int, _ text: String, always: Bool = false, to buffer: inout ByteBuffer) {
+        guard always || !text.isEmpty else { return }
         buffer.writeInteger(UInt8(field << 3 | 2))
         Self.writeVarint(UInt64(text.utf8.count), to: &buffer)
         buffer.writeString(text)

@@ -47,6 +47,9 @@ public enum RelayMessageCoding {
         if case .ack(let ack) = message {
             return try FastWireCoding.ackFrame(ack, maximumPayloadBytes: maximumPayloadBytes)
         }
+        if case .update(let update) = message {
+            return try FastWireCoding.updateFrame(update, maximumPayloadBytes: maximumPayloadBytes)
+        }
         var frame: FrameByteBuffer
         do {
             switch message {

@@ -170,6 +170,28 @@ struct FastWireCodingTests {
         }
     }
 
+    @Test func theUpdateEncoderWritesSwiftProtobufsDeterministicBytes() throws {
+        var random = SeededGenerator(seed: 14)
+        for _ in 0..<500 {
+            let update = Self.update(&random)
+            var frame = try FastWireCoding.updateFrame(update, maximumPayloadBytes: 1 << 20)
+            let header = frame.readSlice(length: RelayFrame.headerLength)
+            #expect(Array(frame.readableBytesView) == (try Self.protobufPayload(.update(update))), "\(update)")
+            #expect(header?.getInteger(at: 0, as: UInt32.self) == UInt32(frame.readableBytes))
+            #expect(header?.getInteger(at: 4, as: UInt8.self) == FrameType.update.rawValue)
+            #expect(Self.slowUpdate(Array(frame.readableBytesView)) == update)
+        }
+    }
+
+    @Test func anUpdateOverTheLimitIsRefused() {
+        let resource = RelayResource(
+            key: RelayResourceKey(kind: "K", namespace: "", name: "n"), version: 1, generation: 1, labels: [:], specJSON: Array(repeating: 0x20, count: 100)
+        )
+        #expect(throws: RelayProtocolError.self) {
+            try FastWireCoding.updateFrame(Update(revision: 1, isSnapshot: false, upserts: [resource], removals: []), maximumPayloadBytes: 50)
+        }
+    }
+
     @Test func anAckOverTheLimitIsRefused() {
         let ack = Ack(revision: 1, results: [ResourceResult(key: RelayResourceKey(kind: "K", namespace: "", name: "n"), version: 1, state: .applied, message: String(repeating: "x", count: 100))])
         #expect(throws: RelayProtocolError.self) { try FastWireCoding.ackFrame(ack, maximumPayloadBytes: 50) }
