@@ -255,6 +255,7 @@ enum Scenarios {
 
             struct Write: Sendable {
                 var sentAt: ContinuousClock.Instant
+                var committedAt: ContinuousClock.Instant
                 var revision: Int64
             }
             let client = environment.client
@@ -296,7 +297,7 @@ enum Scenarios {
                         state.withLock { progress in
                             progress.inFlight -= 1
                             if let outcome {
-                                progress.writes.append(Write(sentAt: outcome.reply.sentAt, revision: outcome.revision))
+                                progress.writes.append(Write(sentAt: outcome.reply.sentAt, committedAt: outcome.reply.receivedAt, revision: outcome.revision))
                             } else {
                                 progress.failures += 1
                             }
@@ -335,6 +336,8 @@ enum Scenarios {
             result.set("writes_failed", failures)
             result.set("achieved_rate", Double(writes.count) / writing.benchSeconds)
             result.set(prefix: "", lag)
+            // The API's share of the lag: from sending a write to its answer (committed).
+            result.set(prefix: "api_", LatencySummary(milliseconds: writes.map { $0.sentAt.duration(to: $0.committedAt).benchMilliseconds }))
             if let cpuBefore, let cpuAfter {
                 let cpuSeconds = Double(cpuAfter - cpuBefore) / Double(ProcessStats.ticksPerSecond)
                 result.set("server_cpu_percent", 100 * cpuSeconds / writing.benchSeconds)
