@@ -157,8 +157,15 @@ public final class RelayHub: Service, Sendable {
                 if state.computing?.revision == revision { state.computing = nil }
             }
         }
-        let resources = try await store.list(kind: nil, namespace: nil)
-        let views = ClusterViews(revision: revision, resources: resources)
+        let views: ClusterViews
+        if let previous = state.withLock({ $0.views }), previous.revision < revision,
+            case .changes(let changes) = try await store.changes(since: previous.revision),
+            let updated = previous.applying(changes)
+        {
+            views = updated
+        } else {
+            views = ClusterViews(revision: revision, resources: try await store.list(kind: nil, namespace: nil))
+        }
         return state.withLock { state in
             if let current = state.views, current.revision >= views.revision { return current }
             state.views = views
