@@ -31,6 +31,7 @@ public struct ManagementServer: Sendable {
         onRelayListening: @escaping @Sendable (Int) async -> Void = { _ in },
         onEnrollListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
+        MemoryTrimmer.limitArenas()
         do {
             try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         } catch {
