@@ -9,6 +9,8 @@ Usage: python3 scripts/bench-plots.py RESULTS_DIR OUT_DIR
     fanout-cdf.png        per N, CDF of "last agent ACKed" per write (samples_ms): meshrelay, etcd, floor
     fanout-agent-cdf.png  per N, CDF of every agent's own latency (agent_cdf_ms, percentiles 0..100)
     fanout-p99.png        p99 of "last agent ACKed" per N for the three, with issue 9's 50 ms bar
+    churn-rss.png         the server's RSS each second of the churn run (rss_samples_bytes), with
+                          the +10 % bar
     results.md            the fanout table (ratios to etcd and the floor) and the bars of issue 9
 
 A missing file or a result with "error" shows as "—" or as its error; nothing here fails on it.
@@ -172,6 +174,30 @@ def p99_figure(results, path):
     plt.close(fig)
 
 
+def churn_rss_figure(result, path):
+    """RSS of the server each second of the churn run (rss_samples_bytes), with the ±10 % band
+    around the first sample that the bar allows."""
+    samples = numbers(result, "rss_samples_bytes")
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    if samples:
+        mib_values = [v / 2**20 for v in samples]
+        ax.plot(range(len(mib_values)), mib_values, color="tab:blue", lw=1.6, label="server RSS")
+        start = mib_values[0]
+        ax.axhline(start * 1.10, color="tab:red", ls="--", lw=1.2, label="start + 10 % (issue 9 bar)")
+        ax.axhline(start, color="grey", ls=":", lw=1)
+        ax.set_ylim(0, max(max(mib_values), start * 1.10) * 1.1)
+        ax.legend(loc="lower right", fontsize=9)
+    else:
+        ax.text(0.5, 0.5, f"no samples: {short(why_missing(result), 80)}", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("seconds of writing (one sample per second; the last after the agents drained)")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_title("Churn 500 agents × 200 writes/s: server RSS over the run")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 # ---------------------------------------------------------------- tables
 
 
@@ -267,6 +293,10 @@ def bars_table(results, errors):
     p99 = num(r, "p99_ms")
     start, peak, end = (num(r, k) for k in ("rss_start_bytes", "rss_max_bytes", "rss_end_bytes"))
     growth = None if start in (None, 0) or end is None else (end - start) / start * 100
+    samples = numbers(r, "rss_samples_bytes")
+    # After the first 10 s: what grows once per-session buffers and caches are warm.
+    warm = samples[10] if len(samples) > 11 else None
+    warm_growth = None if warm in (None, 0) or end is None else (end - warm) / warm * 100
     met = None
     if p99 is not None and growth is not None:
         met = p99 <= 250 and growth <= 10
@@ -275,7 +305,8 @@ def bars_table(results, errors):
     row("churn-500x200x60", r,
         f"p99 lag {unit(p99, 'ms')}, {unit(num(r, 'achieved_rate'), 'writes/s')} achieved (200 asked), "
         f"server CPU {unit(num(r, 'server_cpu_percent'), '%')}, RSS {mib(start)} / {mib(peak)} / "
-        f"{mib(end)} MiB (start / max / end), growth {unit(growth, '%')}",
+        f"{mib(end)} MiB (start / max / end), growth {unit(growth, '%')}"
+        + ("" if warm_growth is None else f" ({unit(warm_growth, '%')} from 10 s to the end)"),
         "p99 ≤ 250 ms and RSS growth (end vs start) ≤ 10 %", met)
     return lines
 
@@ -312,7 +343,7 @@ def write_markdown(results_dir, results, path):
     out += bars_table(results, errors)
     if errors:
         out += ["", "## Errors", ""] + [f"- {' '.join(e.split())}" for e in dict.fromkeys(errors)]
-    out += ["", "Plots: `fanout-cdf.png`, `fanout-agent-cdf.png`, `fanout-p99.png`.", ""]
+    out += ["", "Plots: `fanout-cdf.png`, `fanout-agent-cdf.png`, `fanout-p99.png`, `churn-rss.png`.", ""]
     with open(path, "w") as f:
         f.write("\n".join(out))
 
@@ -340,8 +371,9 @@ def main(argv):
                "Fanout: every agent's own latency per write (CDF over agents × writes)",
                "per-agent latency (ms)", os.path.join(out_dir, "fanout-agent-cdf.png"))
     p99_figure(results, os.path.join(out_dir, "fanout-p99.png"))
+    churn_rss_figure(results.get("churn-500x200x60"), os.path.join(out_dir, "churn-rss.png"))
     write_markdown(results_dir, results, os.path.join(out_dir, "results.md"))
-    for name in ("fanout-cdf.png", "fanout-agent-cdf.png", "fanout-p99.png", "results.md"):
+    for name in ("fanout-cdf.png", "fanout-agent-cdf.png", "fanout-p99.png", "churn-rss.png", "results.md"):
         print(os.path.join(out_dir, name), file=sys.stderr)
     return 0
 

@@ -345,6 +345,9 @@ enum Scenarios {
                 result.set("server_cpu_percent", .null)
             }
             if let first = samples.first, let last = samples.last, let peak = samples.max() {
+                // One sample per second of writing (and one after the agents drained): where
+                // the RSS grew, not only by how much.
+                result.set("rss_samples_bytes", .numbers(samples.map(Double.init)))
                 result.set("rss_start_bytes", first)
                 result.set("rss_max_bytes", peak)
                 result.set("rss_end_bytes", last)
