@@ -280,18 +280,17 @@ enum FastWireCoding {
         guard size <= maximumPayloadBytes, let length = UInt32(exactly: size) else {
             throw .frameTooLarge(type: .ack, announcedLength: size, limit: maximumPayloadBytes)
         }
-        var buffer = ByteBufferAllocator().buffer(capacity: RelayFrame.headerLength + size)
-        RelayFrame.writeHeader(type: .ack, flags: 0, payloadLength: length, to: &buffer)
-        if ack.revision != 0 {
-            buffer.writeInteger(UInt8(1 << 3 | 0))
-            Self.writeVarint(UInt64(bitPattern: ack.revision), to: &buffer)
+        return Self.frame(type: .ack, payloadLength: length) { writer in
+            if ack.revision != 0 {
+                writer.byte(1 << 3 | 0)
+                writer.varint(UInt64(bitPattern: ack.revision))
+            }
+            for (result, length) in zip(ack.results, resultSizes) {
+                writer.byte(2 << 3 | 2)
+                writer.varint(UInt64(length))
+                Self.writeResult(result, to: &writer)
+            }
         }
-        for (result, length) in zip(ack.results, resultSizes) {
-            buffer.writeInteger(UInt8(2 << 3 | 2))
-            Self.writeVarint(UInt64(length), to: &buffer)
-            Self.writeResult(result, to: &buffer)
-        }
-        return buffer
     }
 
     /// The frame of `update`: what SwiftProtobuf would write (fields in number order, zero values
@@ -317,26 +316,79 @@ enum FastWireCoding {
         guard size <= maximumPayloadBytes, let length = UInt32(exactly: size) else {
             throw .frameTooLarge(type: .update, announcedLength: size, limit: maximumPayloadBytes)
         }
-        var buffer = ByteBufferAllocator().buffer(capacity: RelayFrame.headerLength + size)
-        RelayFrame.writeHeader(type: .update, flags: 0, payloadLength: length, to: &buffer)
-        if update.revision != 0 {
-            buffer.writeInteger(UInt8(1 << 3 | 0))
-            Self.writeVarint(UInt64(bitPattern: update.revision), to: &buffer)
+        return Self.frame(type: .update, payloadLength: length) { writer in
+            if update.revision != 0 {
+                writer.byte(1 << 3 | 0)
+                writer.varint(UInt64(bitPattern: update.revision))
+            }
+            if update.isSnapshot {
+                writer.byte(2 << 3 | 0)
+                writer.byte(1)
+            }
+            for (resource, length) in zip(update.upserts, upsertSizes) {
+                writer.byte(3 << 3 | 2)
+                writer.varint(UInt64(length))
+                Self.writeResource(resource, to: &writer)
+            }
+            for key in update.removals {
+                writer.byte(4 << 3 | 2)
+                Self.writeKey(key, to: &writer)
+            }
         }
-        if update.isSnapshot {
-            buffer.writeInteger(UInt8(2 << 3 | 0))
-            buffer.writeInteger(UInt8(1))
-        }
-        for (resource, length) in zip(update.upserts, upsertSizes) {
-            buffer.writeInteger(UInt8(3 << 3 | 2))
-            Self.writeVarint(UInt64(length), to: &buffer)
-            Self.writeResource(resource, to: &buffer)
-        }
-        for key in update.removals {
-            buffer.writeInteger(UInt8(4 << 3 | 2))
-            Self.writeKey(key, to: &buffer)
+    }
+
+    /// A frame of `payloadLength` bytes written by `body` straight into one buffer (the sizes were
+    /// computed first, so every byte lands once, without a capacity check per byte).
+    private static func frame(type: FrameType, payloadLength: UInt32, _ body: (inout Writer) -> Void) -> ByteBuffer {
+        let total = RelayFrame.headerLength + Int(payloadLength)
+        var buffer = ByteBufferAllocator().buffer(capacity: total)
+        RelayFrame.writeHeader(type: type, flags: 0, payloadLength: payloadLength, to: &buffer)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Int(payloadLength)) { pointer in
+            var writer = Writer(base: UnsafeMutableRawBufferPointer(rebasing: pointer[..<Int(payloadLength)]))
+            body(&writer)
+            precondition(writer.index == Int(payloadLength), "FastWireCoding: a frame's size was computed wrong")
+            return writer.index
         }
         return buffer
+    }
+
+    /// Writes protobuf wire format into memory sized beforehand. Every write checks that it stays
+    /// inside that memory (a size computed wrong is a bug of this file, never of the input, and
+    /// stops the process rather than writing past the buffer).
+    struct Writer {
+        let base: UnsafeMutableRawBufferPointer
+        var index = 0
+
+        mutating func byte(_ value: UInt8) {
+            precondition(index < base.count, "FastWireCoding: a frame's size was computed wrong")
+            base[index] = value
+            index += 1
+        }
+
+        mutating func varint(_ value: UInt64) {
+            var rest = value
+            while rest >= 0x80 {
+                byte(UInt8(truncatingIfNeeded: rest) | 0x80)
+                rest >>= 7
+            }
+            byte(UInt8(rest))
+        }
+
+        mutating func bytes(_ source: UnsafeRawBufferPointer) {
+            guard let from = source.baseAddress, !source.isEmpty, let to = base.baseAddress else { return }
+            precondition(index + source.count <= base.count, "FastWireCoding: a frame's size was computed wrong")
+            (to + index).copyMemory(from: from, byteCount: source.count)
+            index += source.count
+        }
+
+        /// A string field (tag of a field number below 16), left out when empty unless `always`.
+        mutating func string(field: Int, _ text: String, always: Bool = false) {
+            guard always || !text.isEmpty else { return }
+            byte(UInt8(field << 3 | 2))
+            varint(UInt64(text.utf8.count))
+            var text = text
+            text.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+        }
     }
 
     private static func resourceSize(_ resource: RelayResource) -> Int {
@@ -353,38 +405,40 @@ enum FastWireCoding {
         return size
     }
 
-    private static func writeResource(_ resource: RelayResource, to buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(1 << 3 | 2))
-        Self.writeKey(resource.key, to: &buffer)
+    private static func writeResource(_ resource: RelayResource, to writer: inout Writer) {
+        writer.byte(1 << 3 | 2)
+        Self.writeKey(resource.key, to: &writer)
         if resource.version != 0 {
-            buffer.writeInteger(UInt8(2 << 3 | 0))
-            Self.writeVarint(UInt64(bitPattern: resource.version), to: &buffer)
+            writer.byte(2 << 3 | 0)
+            writer.varint(UInt64(bitPattern: resource.version))
         }
         if resource.generation != 0 {
-            buffer.writeInteger(UInt8(3 << 3 | 0))
-            Self.writeVarint(UInt64(bitPattern: resource.generation), to: &buffer)
+            writer.byte(3 << 3 | 0)
+            writer.varint(UInt64(bitPattern: resource.generation))
         }
-        for (name, value) in resource.labels.sorted(by: { $0.key < $1.key }) {
-            buffer.writeInteger(UInt8(4 << 3 | 2))
-            Self.writeVarint(UInt64(Self.stringFieldSize(name) + Self.stringFieldSize(value)), to: &buffer)
-            // Map entries carry both fields, empty or not.
-            Self.writeString(field: 1, name, always: true, to: &buffer)
-            Self.writeString(field: 2, value, always: true, to: &buffer)
+        if !resource.labels.isEmpty {
+            for (name, value) in resource.labels.sorted(by: { $0.key < $1.key }) {
+                writer.byte(4 << 3 | 2)
+                writer.varint(UInt64(Self.stringFieldSize(name) + Self.stringFieldSize(value)))
+                // Map entries carry both fields, empty or not.
+                writer.string(field: 1, name, always: true)
+                writer.string(field: 2, value, always: true)
+            }
         }
         if !resource.specJSON.isEmpty {
-            buffer.writeInteger(UInt8(5 << 3 | 2))
-            Self.writeVarint(UInt64(resource.specJSON.count), to: &buffer)
-            buffer.writeBytes(resource.specJSON)
+            writer.byte(5 << 3 | 2)
+            writer.varint(UInt64(resource.specJSON.count))
+            resource.specJSON.withUnsafeBytes { writer.bytes($0) }
         }
-        Self.writeString(field: 6, resource.creationTimestamp, to: &buffer)
+        writer.string(field: 6, resource.creationTimestamp)
     }
 
     /// A key as a length-delimited value (its length, then its fields).
-    private static func writeKey(_ key: RelayResourceKey, to buffer: inout ByteBuffer) {
-        Self.writeVarint(UInt64(Self.keySize(key)), to: &buffer)
-        Self.writeString(field: 1, key.kind, to: &buffer)
-        Self.writeString(field: 2, key.namespace, to: &buffer)
-        Self.writeString(field: 3, key.name, to: &buffer)
+    private static func writeKey(_ key: RelayResourceKey, to writer: inout Writer) {
+        writer.varint(UInt64(Self.keySize(key)))
+        writer.string(field: 1, key.kind)
+        writer.string(field: 2, key.namespace)
+        writer.string(field: 3, key.name)
     }
 
     private static func resultSize(_ result: ResourceResult) -> Int {
@@ -396,18 +450,18 @@ enum FastWireCoding {
         return size
     }
 
-    private static func writeResult(_ result: ResourceResult, to buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(1 << 3 | 2))
-        Self.writeKey(result.key, to: &buffer)
+    private static func writeResult(_ result: ResourceResult, to writer: inout Writer) {
+        writer.byte(1 << 3 | 2)
+        Self.writeKey(result.key, to: &writer)
         if result.version != 0 {
-            buffer.writeInteger(UInt8(2 << 3 | 0))
-            Self.writeVarint(UInt64(bitPattern: result.version), to: &buffer)
+            writer.byte(2 << 3 | 0)
+            writer.varint(UInt64(bitPattern: result.version))
         }
         if result.state.rawValue != 0 {
-            buffer.writeInteger(UInt8(3 << 3 | 0))
-            Self.writeVarint(UInt64(result.state.rawValue), to: &buffer)
+            writer.byte(3 << 3 | 0)
+            writer.varint(UInt64(result.state.rawValue))
         }
-        Self.writeString(field: 4, result.message, to: &buffer)
+        writer.string(field: 4, result.message)
     }
 
     private static func keySize(_ key: RelayResourceKey) -> Int {
@@ -420,14 +474,6 @@ enum FastWireCoding {
         return 1 + Self.varintSize(UInt64(count)) + count
     }
 
-    /// A string field (tag of a field number below 16), left out when empty unless `always`.
-    private static func writeString(field: Int, _ text: String, always: Bool = false, to buffer: inout ByteBuffer) {
-        guard always || !text.isEmpty else { return }
-        buffer.writeInteger(UInt8(field << 3 | 2))
-        Self.writeVarint(UInt64(text.utf8.count), to: &buffer)
-        buffer.writeString(text)
-    }
-
     static func varintSize(_ value: UInt64) -> Int {
         var size = 1
         var rest = value >> 7
@@ -436,14 +482,5 @@ enum FastWireCoding {
             rest >>= 7
         }
         return size
-    }
-
-    static func writeVarint(_ value: UInt64, to buffer: inout ByteBuffer) {
-        var rest = value
-        while rest >= 0x80 {
-            buffer.writeInteger(UInt8(truncatingIfNeeded: rest) | 0x80)
-            rest >>= 7
-        }
-        buffer.writeInteger(UInt8(rest))
     }
 }
