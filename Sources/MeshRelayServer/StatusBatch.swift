@@ -9,12 +9,11 @@ import MeshRelayStore
 /// delayed the next API write behind them.
 ///
 /// Merging keeps the outcome of applying the writes one by one in arrival order:
-/// - resource rows: the last row per cluster and resource wins. Rows are kept by ACK, grouped by
-///   cluster; only a cluster with several ACKs in the batch is deduplicated (under a stream of
-///   writes, the same rows acknowledged again and again: 260,000 rows in one commit became
-///   fewer than clusters × resources), while an initial sync — one ACK of 10,000 rows per
-///   cluster — is passed on untouched (hashing and sorting 1,000,000 rows cost a fifth of the
-///   server's CPU);
+/// - resource rows: passed on in arrival order per cluster (the store applies them in order, so
+///   the last row per cluster and resource wins). They are not deduplicated here: only FAILED and
+///   WARNING are stored, and an APPLIED row costs the store nothing for a cluster without kept
+///   exceptions, so hashing every row of a batch (under churn, 20 ACKs per cluster per commit)
+///   cost more than it saved;
 /// - cluster records: the last record per cluster wins, until that cluster's session is marked
 ///   disconnected — a record saved after the mark must be written after it, so the mark ends a
 ///   step and later records start the next one.
@@ -58,18 +57,6 @@ struct StatusBatch: Sendable {
         closedSteps.append(.markDisconnected(cluster: cluster, at: date))
     }
 
-    /// The last row of each resource in `acks` (of one cluster), in the order of their last ACK.
-    static func lastPerResource(_ acks: [[ResourceStatusRecord]]) -> [ResourceStatusRecord] {
-        var seen = Set<ResourceKey>()
-        var kept: [ResourceStatusRecord] = []
-        for ack in acks.reversed() {
-            for record in ack.reversed() where seen.insert(record.key).inserted {
-                kept.append(record)
-            }
-        }
-        return kept.reversed()
-    }
-
     private mutating func closeOpenRecords() {
         guard !openOrder.isEmpty else { return }
         closedSteps.append(.clusters(openOrder.compactMap { openRecords[$0] }))
@@ -82,12 +69,9 @@ struct StatusBatch: Sendable {
         var steps: [Step] = []
         if !resources.isEmpty {
             var rows: [ResourceStatusRecord] = []
+            rows.reserveCapacity(resources.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } })
             for acks in resources.values {
-                if acks.count == 1 {
-                    rows += acks[0]
-                } else {
-                    rows += Self.lastPerResource(acks)
-                }
+                for ack in acks { rows += ack }
             }
             steps.append(.resources(rows))
         }

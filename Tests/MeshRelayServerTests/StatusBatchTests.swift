@@ -40,16 +40,34 @@ struct StatusBatchTests {
         #expect(rows.filter { $0.cluster == "c1" } == first)
     }
 
-    @Test func severalAcksOfAClusterKeepTheLastRowPerResource() {
+    @Test func severalAcksOfAClusterArePassedOnInArrivalOrderSoTheLastWinsInTheStore() async throws {
         var batch = StatusBatch()
-        batch.add(resources: [Self.row("c1", "a", generation: 1), Self.row("c1", "b", generation: 1)])
+        batch.add(resources: [Self.row("c1", "a", generation: 1, state: .failed), Self.row("c1", "b", generation: 1)])
+        batch.add(resources: [Self.row("c2", "a", generation: 1, state: .warning)])
         batch.add(resources: [Self.row("c1", "a", generation: 2)])
-        batch.add(resources: [Self.row("c1", "c", generation: 3), Self.row("c1", "a", generation: 3, state: .failed)])
+        batch.add(resources: [Self.row("c1", "c", generation: 3), Self.row("c1", "b", generation: 3, state: .failed)])
         guard case .resources(let rows) = batch.steps.first else {
             Issue.record("resource rows first")
             return
         }
-        #expect(rows == [Self.row("c1", "b", generation: 1), Self.row("c1", "c", generation: 3), Self.row("c1", "a", generation: 3, state: .failed)])
+        #expect(
+            rows.filter { $0.cluster == "c1" } == [
+                Self.row("c1", "a", generation: 1, state: .failed), Self.row("c1", "b", generation: 1), Self.row("c1", "a", generation: 2),
+                Self.row("c1", "c", generation: 3), Self.row("c1", "b", generation: 3, state: .failed),
+            ]
+        )
+        // Written to a real store, the last row per cluster and resource is what stays.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshrelay-batch-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteStore(path: directory + "/meshrelay.db", logger: Logger(label: "test"))
+        _ = try await store.apply(["a", "b", "c"].map { name in
+            Resource(
+                metadata: ObjectMeta(name: name, namespace: "ns"),
+                spec: .externalService(ExternalServiceSpec(hosts: ["\(name).example.com"], ports: [ExternalServicePort(name: "https", number: 443, protocol: .https)]))
+            )
+        })
+        try await store.saveResourceStatuses(rows)
+        #expect(try await store.resourceStatuses(cluster: nil) == [Self.row("c1", "b", generation: 3, state: .failed), Self.row("c2", "a", generation: 1, state: .warning)])
     }
 
     @Test func clusterRecordsKeepTheLastUntilADisconnectionThenStartAgain() {
