@@ -384,12 +384,19 @@ public final class RelayHub: Service, Sendable {
     private func writeStatuses() async {
         // The applied steps the store holds (of sessions this replica held before a restart, or
         // another replica held) stay known to the records written from now on.
-        if let stored = try? await store.clusterStatuses() {
+        do {
+            let stored = try await store.clusterStatuses()
             statusBatch.withLock { pending in
                 for record in stored where !record.appliedSteps.isEmpty {
                     ClusterStatusRecord.merge(record.appliedSteps, into: &pending.appliedSteps[record.cluster, default: []])
                 }
             }
+        } catch {
+            // Only `since` of revisions applied before this start is lost; status stays right.
+            logger.warning(
+                "cannot read the clusters' applied steps; status will not say since when older revisions are applied",
+                metadata: ["error": "\(error)"]
+            )
         }
         for await _ in statusWrites {
             await commitStatuses()
