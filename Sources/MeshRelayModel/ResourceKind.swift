@@ -40,6 +40,15 @@ public enum ResourceKind: String, CaseIterable, Sendable, Hashable, Codable, Com
     /// management namespace).
     public var isNamespaced: Bool { true }
 
+    /// Whether resources of this kind are sent to clusters (ExternalService, ExternalEndpoint).
+    /// The others (Workspace, KubernetesCluster) decide which clusters the distributed ones go to.
+    public var isDistributed: Bool {
+        switch self {
+        case .externalService, .externalEndpoint: true
+        case .workspace, .kubernetesCluster: false
+        }
+    }
+
     /// Finds a kind by any name a user may type: the kind (`ExternalService`), singular, plural,
     /// short name, or `plural.group` (`externalservices.networking.gloo.solo.io`); case-insensitive.
     /// - Parameter name: What the user typed.

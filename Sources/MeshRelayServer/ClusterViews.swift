@@ -94,19 +94,12 @@ public struct ClusterViews: Sendable {
         guard changes.since == revision, changes.revision >= revision else { return nil }
         var upserts: [String: [RelayResource]] = [:]
         for stored in changes.upserts {
-            switch stored.key.kind {
-            case .kubernetesCluster, .workspace: return nil
-            case .externalService, .externalEndpoint: break
-            }
-            guard placedNamespaces.contains(stored.key.namespace) else { return nil }
+            guard stored.key.kind.isDistributed, placedNamespaces.contains(stored.key.namespace) else { return nil }
             upserts[stored.key.namespace, default: []].append(Self.relayResource(stored))
         }
         var removals: [String: [RelayResourceKey]] = [:]
         for tombstone in changes.tombstones {
-            switch tombstone.key.kind {
-            case .kubernetesCluster, .workspace: return nil
-            case .externalService, .externalEndpoint: break
-            }
+            guard tombstone.key.kind.isDistributed else { return nil }
             removals[tombstone.key.namespace, default: []].append(
                 RelayResourceKey(kind: tombstone.key.kind.rawValue, namespace: tombstone.key.namespace, name: tombstone.key.name)
             )

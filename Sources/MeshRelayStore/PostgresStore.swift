@@ -173,7 +173,7 @@ public final class PostgresStore: SharedStore {
                 try await Self.logChanges(
                     connection, revision: next, op: "upsert", keys: logged.map(\.item.key), logger: logger
                 )
-                if logged.contains(where: { StoreCoding.decidesViews($0.item.key.kind) }) {
+                if logged.contains(where: { !$0.item.key.kind.isDistributed }) {
                     try await Self.moveViewRevision(connection, next, logger: logger)
                 }
                 try await Self.commitRevision(connection, next, logger: logger)
@@ -215,7 +215,7 @@ public final class PostgresStore: SharedStore {
                 // Status rows go with their resource (ON DELETE CASCADE).
                 let ordered = outcomes.filter(\.deleted).map(\.key)
                 try await Self.logChanges(connection, revision: next, op: "delete", keys: ordered, logger: logger)
-                if ordered.contains(where: { StoreCoding.decidesViews($0.kind) }) {
+                if ordered.contains(where: { !$0.kind.isDistributed }) {
                     try await Self.moveViewRevision(connection, next, logger: logger)
                 }
                 try await Self.commitRevision(connection, next, logger: logger)

@@ -606,7 +606,7 @@ public final class SQLiteStore: ResourceStore {
             try logChange.execute(arguments: [next, kind, item.key.namespace, item.key.name])
         }
         try writeMeta(db, SQLiteSchema.MetaKey.revision, next)
-        if plans.contains(where: { $0.outcome.action != .unchanged && StoreCoding.decidesViews($0.item.key.kind) }) {
+        if plans.contains(where: { $0.outcome.action != .unchanged && !$0.item.key.kind.isDistributed }) {
             try writeMeta(db, SQLiteSchema.MetaKey.viewRevision, next)
         }
         return (ApplyResult(revision: next, outcomes: plans.map(\.outcome)), changed)
@@ -633,7 +633,7 @@ public final class SQLiteStore: ResourceStore {
             let deleted = db.changesCount > 0
             if deleted {
                 deletedAny = true
-                decidesViews = decidesViews || StoreCoding.decidesViews(key.kind)
+                decidesViews = decidesViews || !key.kind.isDistributed
                 try deleteStatus.execute(arguments: arguments)
                 try logChange.execute(arguments: [next, key.kind.rawValue, key.namespace, key.name])
             }

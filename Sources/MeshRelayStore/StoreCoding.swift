@@ -162,15 +162,6 @@ enum StoreCoding {
         return "CASE \(column) \(cases) ELSE \(ResourceKind.allCases.count) END"
     }
 
-    /// Whether a change to a resource of `kind` can change which clusters other resources go to
-    /// (the store's view revision moves with it).
-    static func decidesViews(_ kind: ResourceKind) -> Bool {
-        switch kind {
-        case .workspace, .kubernetesCluster: true
-        case .externalService, .externalEndpoint: false
-        }
-    }
-
     /// The `applied_steps` column: `FROM-TO@MILLISECONDS` entries separated by `,` (milliseconds
     /// since 1970 UTC); NULL for none.
     ///
