@@ -234,6 +234,9 @@ final class DemoRun: @unchecked Sendable {
             try await waitForState("google", "ACCEPTED")
             try showServiceEntry(cluster: Self.clusters[0], file: "serviceentry.global.google.yaml")
         }
+        // The gateways route before the agents' acknowledgements reach the server: the status is
+        // shown once both clusters reported the revision, so it tells the same story.
+        try await waitForClustersCurrent()
         try await showStatus()
 
         heading("Apply the guide's `google-wildcard` (*.google.com) exactly as written: no ExternalEndpoint")
@@ -253,6 +256,7 @@ final class DemoRun: @unchecked Sendable {
             for cluster in Self.clusters { try await expect(cluster: cluster, host: "images.google.com", status: 200, since: started) }
         }
         _ = try await waitForState("google-wildcard", "ACCEPTED")
+        try await waitForClustersCurrent()
         try await showStatus()
 
         heading("The management server dies (SIGKILL): the clusters keep their configuration")
@@ -266,9 +270,7 @@ final class DemoRun: @unchecked Sendable {
         }
         try await startServer(again: true)
         line("server restarted on the same data: agents reconnect and resynchronise")
-        try await waitForStatus("both clusters connected with lag 0", timeout: 60) { report in
-            Self.clusters.allSatisfy { name in report.clusters.contains { $0.name == name && $0.connected && $0.lag == 0 } }
-        }
+        try await waitForClustersCurrent()
         try await showStatus()
 
         heading("Delete both ExternalServices: back to REGISTRY_ONLY's refusal")
@@ -398,12 +400,22 @@ final class DemoRun: @unchecked Sendable {
         )
     }
 
-    /// Waits until the resource's overall state is `state`; returns its message.
+    /// Waits until both clusters are connected and have applied the server's revision.
+    func waitForClustersCurrent() async throws {
+        try await waitForStatus("both clusters connected with lag 0", timeout: 60) { report in
+            Self.clusters.allSatisfy { name in report.clusters.contains { $0.name == name && $0.connected && $0.lag == 0 } }
+        }
+    }
+
+    /// Waits until the resource's overall state is `state` and no cluster still has to report
+    /// (a WARNING from the first cluster comes while the second is pending); returns its message.
     @discardableResult
     func waitForState(_ name: String, _ state: String) async throws -> String {
         var message = ""
         try await waitForStatus("\(name) \(state)", timeout: 60) { report in
-            guard let entry = report.resources.first(where: { $0.name == name }), entry.state.rawValue == state else { return false }
+            guard let entry = report.resources.first(where: { $0.name == name }), entry.state.rawValue == state,
+                !entry.clusters.contains(where: { $0.state == .pending })
+            else { return false }
             message = entry.message
             return true
         }

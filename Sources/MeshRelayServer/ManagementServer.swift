@@ -52,6 +52,20 @@ public struct ManagementServer: Sendable {
         metrics.revision.record(try await store.revision())
 
         let serverID = configuration.effectiveReplicaID
+        do {
+            let marked = try await LeftoverSessions.markStale(
+                in: store, ownReplicaID: serverID, hostName: shared == nil ? ProcessInfo.processInfo.hostName : nil
+            )
+            if !marked.isEmpty {
+                logger.notice(
+                    "clusters marked disconnected: the server process that held their sessions is gone",
+                    metadata: ["clusters": "\(marked.joined(separator: ","))"]
+                )
+            }
+        } catch {
+            // Only the status is wrong until the agents reconnect; the server can still serve.
+            logger.warning("cannot mark the sessions of a stopped server disconnected", metadata: ["error": "\(error)"])
+        }
         if let shared {
             // Alive in the store before any session is accepted: expiry spares this replica's.
             try await shared.recordReplicaHeartbeat(id: serverID, at: Date())

@@ -50,4 +50,39 @@ struct FailoverTests {
         #expect(agent.terminate() == 0, "the agent stops gracefully on SIGTERM")
         #expect(serverB.terminate() == 0)
     }
+
+    /// The server is SIGKILLed while it holds an agent's session, then the agent: nothing marked the
+    /// session ended. The restarted server does not report the cluster connected on the killed
+    /// process's word (before the fix: "connected, lag 0" until the agent came back).
+    @Test func aServerRestartedAfterKill9DoesNotReportTheSessionsOfTheKilledProcess() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificates = try DevCertificates(clusters: ["cluster-1"])
+        defer { certificates.remove() }
+        let data = directory + "/data"
+        let port = try freePort()
+        var server = try await ServerProcess(dataDirectory: data, relayPort: port, certificates: certificates.directory)
+        let applied = try await runMeshrelay(
+            ["apply", "-f", "-", "--api", server.url, "--token-file", server.tokenFile],
+            stdin: SeedManifests.stream([SeedManifests.cluster("cluster-1"), SeedManifests.google])
+        )
+        #expect(applied.exitCode == 0, "\(applied.stderr)")
+        let agent = try AgentProcess(cluster: "cluster-1", servers: ["127.0.0.1:\(port)"], certificates: certificates.directory, stateDirectory: directory + "/agent")
+        #expect(await waitUntil { (try? await Self.clusterRecord(server.url))?["connected"] as? Bool == true }, "agent log:\n\(agent.log.text)")
+        server.kill9()
+        agent.kill9()
+
+        server = try await ServerProcess(dataDirectory: data, relayPort: port, certificates: certificates.directory)
+        let record = try #require(try await Self.clusterRecord(server.url))
+        #expect(record["connected"] as? Bool == false, "\(record)")
+        #expect(server.log.text.contains("clusters marked disconnected"), "\(server.log.text)")
+        #expect(server.terminate() == 0)
+    }
+
+    /// cluster-1's entry of `status -o json`.
+    static func clusterRecord(_ url: String) async throws -> [String: Any]? {
+        let status = try await runMeshrelay(["status", "-o", "json", "--api", url])
+        let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        return (object?["clusters"] as? [[String: Any]])?.first { $0["name"] as? String == "cluster-1" }
+    }
 }

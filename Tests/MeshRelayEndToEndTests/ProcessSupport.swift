@@ -239,6 +239,12 @@ final class AgentProcess: Sendable {
         return process.terminationStatus
     }
 
+    /// SIGKILL, and waits for the exit.
+    func kill9() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
