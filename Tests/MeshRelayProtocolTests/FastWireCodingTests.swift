@@ -11,6 +11,29 @@ import Testing
 /// thousands of mutated encodings), and the ACK encoder writes SwiftProtobuf's bytes.
 @Suite("FastWireCoding")
 struct FastWireCodingTests {
+    // MARK: Strings
+
+    /// The ASCII fast path and the validating path agree with `String(validating:)` on ASCII of
+    /// every length around the 8-byte step, on valid multi-byte text with the first non-ASCII byte
+    /// in either part, and on invalid bytes (refused) anywhere.
+    @Test func stringsAreDecodedExactlyAsValidatingUTF8Would() {
+        var cases: [[UInt8]] = (0...20).map { Array(repeating: UInt8(ascii: "a"), count: $0) }
+        for position in [0, 3, 7, 8, 9, 15, 16, 17] {
+            let prefix = Array(repeating: UInt8(ascii: "x"), count: position)
+            cases.append(prefix + Array("é中🙂".utf8) + [UInt8(ascii: "z")])
+            cases.append(prefix + [0xFF] + [UInt8(ascii: "z")])
+            cases.append(prefix + [0xC3])  // a two-byte sequence cut short
+            cases.append(prefix + [0xED, 0xA0, 0x80])  // an encoded surrogate
+        }
+        for bytes in cases {
+            let padded = [0x01, 0x02] + bytes + [0x03]
+            padded.withUnsafeBytes { raw in
+                let expected = String(validating: bytes, as: UTF8.self)
+                #expect(FastWireCoding.string(raw, 2..<(2 + bytes.count)) == expected, "\(bytes)")
+            }
+        }
+    }
+
     // MARK: Generators
 
     static func text(_ random: inout SeededGenerator, allowEmpty: Bool = false) -> String {
