@@ -204,8 +204,15 @@ enum Scenarios {
             )
             progress("applied \(resources) ExternalServices in \(formatSeconds(applyStarted.duration(to: .now)))")
             let fleet = try environment.makeFleet(clusters: clusters, keepsAcks: true)
+            // CPU of both processes over the sync (clock ticks): steadier than the time on a
+            // shared machine, for before/after comparisons.
+            let serverPID = environment.server?.pid
+            let serverTicksBefore = serverPID.flatMap { ProcessStats.cpuTicks(pid: $0) }
+            let harnessTicksBefore = ProcessStats.cpuTicks(pid: getpid())
             let started = ContinuousClock.now
             let elapsed = try await environment.startAndSync(fleet, revision: revision)
+            let serverTicksAfter = serverPID.flatMap { ProcessStats.cpuTicks(pid: $0) }
+            let harnessTicksAfter = ProcessStats.cpuTicks(pid: getpid())
             let totals = fleet.recorder.totals()
             // When each agent acknowledged its snapshot: the spread says whether agents are served
             // together or one after another.
@@ -219,6 +226,13 @@ enum Scenarios {
             result.set("median_agent_seconds", LatencySummary.percentile(50, ofSorted: syncTimes))
             result.set("bytes_sent", totals.bytesReceived)
             result.set("resources_sent", totals.upsertsReceived)
+            let ticksPerSecond = Double(ProcessStats.ticksPerSecond)
+            if let before = serverTicksBefore, let after = serverTicksAfter {
+                result.set("server_cpu_seconds", Double(after - before) / ticksPerSecond)
+            }
+            if let before = harnessTicksBefore, let after = harnessTicksAfter {
+                result.set("harness_cpu_seconds", Double(after - before) / ticksPerSecond)
+            }
             progress(
                 "initial-sync: \(agents) agents × \(resources) resources in sync in \(formatSeconds(elapsed)); "
                     + "\(mib(totals.bytesReceived)) of relay frames"
