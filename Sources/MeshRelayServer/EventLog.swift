@@ -114,22 +114,26 @@ public final class EventLog: Sendable {
         state.withLock { state in
             // The records of an ACK are of one cluster: its number is looked up once.
             var cluster: (name: String, number: Int)?
-            for record in records {
-                switch record.state {
+            // By index, reading only the fields used: a copy of each record (six references
+            // retained and released) was 3.5 % of the server's CPU in an initial sync.
+            for index in records.indices {
+                switch records[index].state {
                 case .applied:
                     let number: Int
-                    if let cluster, cluster.name == record.cluster {
+                    if let cluster, cluster.name == records[index].cluster {
                         number = cluster.number
                     } else {
-                        number = state.number(of: record.cluster)
-                        cluster = (record.cluster, number)
+                        number = state.number(of: records[index].cluster)
+                        cluster = (records[index].cluster, number)
                     }
                     // Mutated in place: a copy of the list per acknowledgement would cost as much
                     // as the list.
-                    state.entries[record.key, default: []].mergeApplied(
-                        cluster: record.cluster, number: number, generation: record.observedGeneration, at: record.updatedAt
+                    state.entries[records[index].key, default: []].mergeApplied(
+                        cluster: records[index].cluster, number: number, generation: records[index].observedGeneration,
+                        at: records[index].updatedAt
                     )
                 case .failed:
+                    let record = records[index]
                     let time = RFC3339.string(from: record.updatedAt)
                     state.entries[record.key, default: []].appendBounded(
                         Entry(
@@ -139,6 +143,7 @@ public final class EventLog: Sendable {
                         )
                     )
                 case .warning:
+                    let record = records[index]
                     let time = RFC3339.string(from: record.updatedAt)
                     let type = record.message.contains("already claimed by") ? "conflict" : "warning"
                     state.entries[record.key, default: []].appendBounded(
@@ -164,20 +169,25 @@ extension [EventLog.Entry] {
     /// Adds `cluster` (numbered `number`) to the last event if it is the `applied` event of
     /// `generation`, else appends a new `applied` event.
     mutating func mergeApplied(cluster: String, number: Int, generation: Int64, at date: Date) {
-        if let last = indices.last, self[last].isApplied, self[last].event.generation == generation {
-            if self[last].insert(cluster: number) {
-                self[last].clusterCount += 1
-                if self[last].event.clusters.count < EventLog.namedClusters { self[last].event.clusters.append(cluster) }
-            }
-            self[last].appliedAt = date
-        } else {
-            var entry = EventLog.Entry(
-                event: ResourceEvent(type: "applied", time: "", generation: generation, clusters: [cluster], message: ""),
-                isApplied: true, clusterCount: 1, appliedAt: date
-            )
-            _ = entry.insert(cluster: number)
-            appendBounded(entry)
+        // One access to the last entry (each `self[last].field` was a bounds and uniqueness check).
+        if let last = indices.last, Self.join(&self[last], cluster: cluster, number: number, generation: generation, at: date) { return }
+        var entry = EventLog.Entry(
+            event: ResourceEvent(type: "applied", time: "", generation: generation, clusters: [cluster], message: ""),
+            isApplied: true, clusterCount: 1, appliedAt: date
+        )
+        _ = entry.insert(cluster: number)
+        appendBounded(entry)
+    }
+
+    /// Adds the cluster to `entry` if it is the `applied` event of `generation`; false if not.
+    private static func join(_ entry: inout EventLog.Entry, cluster: String, number: Int, generation: Int64, at date: Date) -> Bool {
+        guard entry.isApplied, entry.event.generation == generation else { return false }
+        if entry.insert(cluster: number) {
+            entry.clusterCount += 1
+            if entry.event.clusters.count < EventLog.namedClusters { entry.event.clusters.append(cluster) }
         }
+        entry.appliedAt = date
+        return true
     }
 
     /// Appends, dropping the oldest beyond ``EventLog/perResource``.
