@@ -89,7 +89,10 @@ public struct ServerSessionStateMachine: Sendable {
         case sendSnapshot(ClusterView)
         /// The agent acknowledged the UPDATE of `revision`: record one status per result
         /// (applied, failed or warning, with the message) for this session's cluster.
-        case recordAck(revision: Int64, results: [ResourceResult])
+        /// `generations[i]` is the generation of the version `results[i]` reports, as it was sent
+        /// (nil when the machine does not know the sent resources, only their versions: after a
+        /// HELLO, before anything was sent).
+        case recordAck(revision: Int64, results: [ResourceResult], generations: [Int64]?)
         /// The agent's HELLO says it holds these resources at their desired versions (applied, or
         /// applied with a warning): record one status per result, as for an ACK, so a status
         /// write lost with a previous server is recovered without resending anything. Emitted
@@ -564,13 +567,31 @@ public struct ServerSessionStateMachine: Sendable {
                 "ACK for revision \(ack.revision) while the UPDATE in flight has revision \(inFlight)"
             )
         }
-        for result in ack.results where self.knownVersions[result.key] != result.version {
-            return self.closeForViolation(
-                "ACK reports \(result.key) at version \(result.version), which this session did not send"
-            )
+        // Each result must name a version this session sent. With the view the known versions
+        // equal, one lookup per result checks it and finds the generation sent, which the status
+        // records (the server's current view may hold a newer version by then).
+        var generations: [Int64]?
+        if let view = self.knownView {
+            var sentGenerations: [Int64] = []
+            sentGenerations.reserveCapacity(ack.results.count)
+            for result in ack.results {
+                guard let sent = view.resources[result.key], sent.version == result.version else {
+                    return self.closeForViolation(
+                        "ACK reports \(result.key) at version \(result.version), which this session did not send"
+                    )
+                }
+                sentGenerations.append(sent.generation)
+            }
+            generations = sentGenerations
+        } else {
+            for result in ack.results where self.knownVersions[result.key] != result.version {
+                return self.closeForViolation(
+                    "ACK reports \(result.key) at version \(result.version), which this session did not send"
+                )
+            }
         }
         self.inFlightRevision = nil
-        var actions: [Action] = [.recordAck(revision: ack.revision, results: ack.results)]
+        var actions: [Action] = [.recordAck(revision: ack.revision, results: ack.results, generations: generations)]
         let next = self.sendPendingDifference()
         actions.append(contentsOf: next)
         // Nothing newer to send: the agent now holds the view of the acknowledged revision (apart

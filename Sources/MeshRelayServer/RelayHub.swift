@@ -453,26 +453,46 @@ public final class RelayHub: Service, Sendable {
         }
     }
 
-    /// Converts an agent's results into store records for `cluster` (one lock for the batch: a
-    /// reconnecting agent reports everything it holds).
-    func statusRecords(cluster: String, revision: Int64, results: [ResourceResult]) -> [ResourceStatusRecord] {
+    /// Converts an agent's results into store records for `cluster`. `generations` (one per
+    /// result: the generation of the version sent, from the session's machine) spare a lookup per
+    /// result in the current view; without them the view is read once for the batch (a
+    /// reconnecting agent reports everything it holds) and a version it no longer holds gets
+    /// generation 0.
+    func statusRecords(cluster: String, revision: Int64, results: [ResourceResult], generations: [Int64]? = nil) -> [ResourceStatusRecord] {
         let now = Date()
+        if let generations, generations.count == results.count {
+            // The session's machine said which generation each reported version was sent with.
+            var records: [ResourceStatusRecord] = []
+            records.reserveCapacity(results.count)
+            for (result, generation) in zip(results, generations) {
+                if let record = Self.statusRecord(cluster: cluster, revision: revision, result: result, generation: generation, at: now) {
+                    records.append(record)
+                }
+            }
+            return records
+        }
         let view = state.withLock { $0.views?.view(for: cluster) }
         return results.compactMap { result in
-            guard let kind = ResourceKind(rawValue: result.key.kind) else { return nil }
-            let state: ClusterResourceState =
-                switch result.state {
-                case .applied: .applied
-                case .failed: .failed
-                case .warning: .warning
-                }
-            return ResourceStatusRecord(
-                cluster: cluster, key: ResourceKey(kind: kind, namespace: result.key.namespace, name: result.key.name),
-                state: state, message: result.message,
-                observedGeneration: view?.resources[result.key].flatMap { $0.version == result.version ? $0.generation : nil } ?? 0,
-                revision: revision, updatedAt: now
+            Self.statusRecord(
+                cluster: cluster, revision: revision, result: result,
+                generation: view?.resources[result.key].flatMap { $0.version == result.version ? $0.generation : nil } ?? 0, at: now
             )
         }
+    }
+
+    /// One result as a status record; nil for a kind this server does not know.
+    private static func statusRecord(cluster: String, revision: Int64, result: ResourceResult, generation: Int64, at now: Date) -> ResourceStatusRecord? {
+        guard let kind = ResourceKind(rawValue: result.key.kind) else { return nil }
+        let state: ClusterResourceState =
+            switch result.state {
+            case .applied: .applied
+            case .failed: .failed
+            case .warning: .warning
+            }
+        return ResourceStatusRecord(
+            cluster: cluster, key: ResourceKey(kind: kind, namespace: result.key.namespace, name: result.key.name),
+            state: state, message: result.message, observedGeneration: generation, revision: revision, updatedAt: now
+        )
     }
 }
 

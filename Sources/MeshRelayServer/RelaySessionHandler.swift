@@ -144,10 +144,10 @@ final class RelaySessionHandler: ChannelInboundHandler {
                 if let cluster = machine?.identity {
                     wrote = write(frame: { () throws(RelayProtocolError) in try hub.snapshotFrame(cluster: cluster, view: view) }, context: context) || wrote
                 }
-            case .recordAck(let revision, let results):
+            case .recordAck(let revision, let results, let generations):
                 if let cluster = machine?.identity {
                     hub.metrics?.nacks(cluster: cluster, count: results.count { $0.state == .failed })
-                    let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
+                    let records = hub.statusRecords(cluster: cluster, revision: revision, results: results, generations: generations)
                     recordStatus(.ack(cluster: cluster, revision: revision, records: records))
                     hub.events?.acknowledged(records)
                 }

@@ -226,7 +226,7 @@ struct ServerSessionStateMachineTests {
         let results = [F.applied("a", 5), F.failed("b", 5, "port 0 is invalid"), F.warning("c", 5)]
         #expect(
             machine.messageReceived(.ack(Ack(revision: 5, results: results)), now: F.at(.seconds(1)))
-                == [.recordAck(revision: 5, results: results), .synchronized(revision: 5)]
+                == [.recordAck(revision: 5, results: results, generations: [1, 1, 1]), .synchronized(revision: 5)]
         )
         #expect(machine.inFlightRevision == nil)
 
@@ -256,8 +256,27 @@ struct ServerSessionStateMachineTests {
         #expect(machine.viewChanged(F.view(6, F.resource("a", 5))) == [])
         #expect(
             machine.messageReceived(F.ack(5, F.applied("a", 5)), now: F.origin)
-                == [.recordAck(revision: 5, results: [F.applied("a", 5)]), .synchronized(revision: 6)]
+                == [.recordAck(revision: 5, results: [F.applied("a", 5)], generations: [1]), .synchronized(revision: 6)]
         )
+    }
+
+    @Test("an ACK's results carry the generation each version was sent with, even after the view moved on")
+    func ackCarriesTheSentGenerations() {
+        var sentA = F.resource("a", 5)
+        sentA.generation = 3
+        var sentB = F.resource("b", 5)
+        sentB.generation = 7
+        var (machine, _) = F.server(view: F.view(5, sentA, sentB))
+        // a changes while the snapshot is in flight: the ACK still reports a@5 at generation 3.
+        var newerA = F.resource("a", 6)
+        newerA.generation = 4
+        #expect(machine.viewChanged(F.view(6, newerA, sentB)) == [])
+        let results = [F.applied("a", 5), F.failed("b", 5, "no")]
+        let actions = machine.messageReceived(.ack(Ack(revision: 5, results: results)), now: F.origin)
+        #expect(actions.first == .recordAck(revision: 5, results: results, generations: [3, 7]))
+        // The difference (a@6) went out; a result for a@5 now names a version not sent.
+        let wrong = machine.messageReceived(F.ack(6, F.applied("a", 5)), now: F.origin)
+        #expect(wrong.contains { if case .close(.protocolViolation, _) = $0 { true } else { false } })
     }
 
     // MARK: Coalescing and flow control
@@ -277,7 +296,7 @@ struct ServerSessionStateMachineTests {
         let actions = machine.messageReceived(F.ack(2, F.applied("a", 2)), now: F.at(.seconds(1)))
         #expect(
             actions == [
-                .recordAck(revision: 2, results: [F.applied("a", 2)]),
+                .recordAck(revision: 2, results: [F.applied("a", 2)], generations: [1]),
                 .send(.update(Update(revision: 5, isSnapshot: false, upserts: [F.resource("a", 5), F.resource("c", 4)], removals: [F.key("b")]))),
             ]
         )
@@ -488,7 +507,7 @@ struct ServerSessionStateMachineTests {
 
         #expect(
             machine.messageReceived(F.ack(5, F.applied("a", 5)), now: F.at(.seconds(2)))
-                == [.recordAck(revision: 5, results: [F.applied("a", 5)]), .synchronized(revision: 5)]
+                == [.recordAck(revision: 5, results: [F.applied("a", 5)], generations: [1]), .synchronized(revision: 5)]
         )
         #expect(machine.viewChanged(F.view(6, F.resource("a", 6))) == [])
 

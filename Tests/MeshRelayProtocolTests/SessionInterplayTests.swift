@@ -66,7 +66,7 @@ struct SessionInterplayTests {
                 case .sendSnapshot(let view):
                     self.updatesSent.append(view.snapshotUpdate)
                     self.runAgent(self.agent.messageReceived(.update(view.snapshotUpdate), now: self.now))
-                case .recordAck(let revision, let results):
+                case .recordAck(let revision, let results, _):
                     self.recordedAcks.append(Ack(revision: revision, results: results))
                 case .close:
                     self.closeBoth()

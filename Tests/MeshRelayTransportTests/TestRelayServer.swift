@@ -202,7 +202,7 @@ final class TestServerSessionHandler: ChannelInboundHandler {
         case .sendSnapshot(let view):
             self.server?.state.withLock { $0.updates.append((index, view.snapshotUpdate)) }
             self.write(.update(view.snapshotUpdate))
-        case .recordAck(let revision, let results):
+        case .recordAck(let revision, let results, _):
             self.server?.state.withLock { $0.acks.append((index, Ack(revision: revision, results: results))) }
         case .synchronized(let revision):
             self.server?.state.withLock { $0.synchronized.append((index, revision)) }
