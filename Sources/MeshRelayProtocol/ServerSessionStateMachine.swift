@@ -89,10 +89,8 @@ public struct ServerSessionStateMachine: Sendable {
         case sendSnapshot(ClusterView)
         /// The agent acknowledged the UPDATE of `revision`: record one status per result
         /// (applied, failed or warning, with the message) for this session's cluster.
-        /// `generations[i]` is the generation of the version `results[i]` reports, as it was sent
-        /// (nil when the machine does not know the sent resources, only their versions: after a
-        /// HELLO, before anything was sent).
-        case recordAck(revision: Int64, results: [ResourceResult], generations: [Int64]?)
+        /// `generations[i]` is the generation of the version `results[i]` reports, as it was sent.
+        case recordAck(revision: Int64, results: [ResourceResult], generations: [Int64])
         /// The agent's HELLO says it holds these resources at their desired versions (applied, or
         /// applied with a warning): record one status per result, as for an ACK, so a status
         /// write lost with a previous server is recovered without resending anything. Emitted
@@ -150,7 +148,8 @@ public struct ServerSessionStateMachine: Sendable {
     /// again until the resource changes).
     public private(set) var knownVersions: [RelayResourceKey: Int64] = [:]
     /// The view `knownVersions` equals exactly (after a snapshot or a difference was sent), if
-    /// any: the next difference is computed from it by version (``ClusterView/difference(from:)-(ClusterView)``).
+    /// any: the next difference is computed from it by version (``ClusterView/difference(from:)-(ClusterView)``),
+    /// and an ACK's results are checked against it. Always set while an UPDATE is in flight.
     private var knownView: ClusterView?
     /// The revision of the UPDATE sent and not yet acknowledged, if any (at most one).
     public private(set) var inFlightRevision: Int64?
@@ -567,28 +566,20 @@ public struct ServerSessionStateMachine: Sendable {
                 "ACK for revision \(ack.revision) while the UPDATE in flight has revision \(inFlight)"
             )
         }
-        // Each result must name a version this session sent. With the view the known versions
-        // equal, one lookup per result checks it and finds the generation sent, which the status
-        // records (the server's current view may hold a newer version by then).
-        var generations: [Int64]?
-        if let view = self.knownView {
-            var sentGenerations: [Int64] = []
-            sentGenerations.reserveCapacity(ack.results.count)
-            for result in ack.results {
-                guard let sent = view.resources[result.key], sent.version == result.version else {
-                    return self.closeForViolation(
-                        "ACK reports \(result.key) at version \(result.version), which this session did not send"
-                    )
-                }
-                sentGenerations.append(sent.generation)
-            }
-            generations = sentGenerations
-        } else {
-            for result in ack.results where self.knownVersions[result.key] != result.version {
+        // Each result must name a version this session sent: an UPDATE goes out only together with
+        // `knownView`, the view it brought the agent to, so one lookup there checks a result and
+        // finds the generation sent, which the status records (the server's current view may hold
+        // a newer version by then).
+        let sentView = self.knownView
+        var generations: [Int64] = []
+        generations.reserveCapacity(ack.results.count)
+        for result in ack.results {
+            guard let sent = sentView?.resources[result.key], sent.version == result.version else {
                 return self.closeForViolation(
                     "ACK reports \(result.key) at version \(result.version), which this session did not send"
                 )
             }
+            generations.append(sent.generation)
         }
         self.inFlightRevision = nil
         var actions: [Action] = [.recordAck(revision: ack.revision, results: ack.results, generations: generations)]
