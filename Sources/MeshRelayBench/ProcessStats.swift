@@ -73,3 +73,31 @@ enum ProcessStats {
         return UInt64(limit.rlim_cur)
     }
 }
+
+/// CPU time of the server under test and of this harness over a stretch of a scenario (clock
+/// ticks from /proc): steadier than latencies on a shared machine, for before/after comparisons.
+struct CPUWindow {
+    private let serverPID: Int32?
+    private let serverTicks: Int?
+    private let harnessTicks: Int?
+
+    /// Opens the window now; `serverPID` nil when the scenario uses a server it did not start.
+    init(serverPID: Int32?) {
+        self.serverPID = serverPID
+        self.serverTicks = serverPID.flatMap { ProcessStats.cpuTicks(pid: $0) }
+        self.harnessTicks = ProcessStats.cpuTicks(pid: getpid())
+    }
+
+    /// CPU seconds of each process since the window opened; nil where /proc could not be read.
+    func elapsedSeconds() -> (server: Double?, harness: Double?) {
+        let ticksPerSecond = Double(ProcessStats.ticksPerSecond)
+        func seconds(_ before: Int?, _ after: Int?) -> Double? {
+            guard let before, let after else { return nil }
+            return Double(after - before) / ticksPerSecond
+        }
+        return (
+            seconds(serverTicks, serverPID.flatMap { ProcessStats.cpuTicks(pid: $0) }),
+            seconds(harnessTicks, ProcessStats.cpuTicks(pid: getpid()))
+        )
+    }
+}

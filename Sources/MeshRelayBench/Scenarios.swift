@@ -20,11 +20,7 @@ enum Scenarios {
             var lastAgent: [Double] = []
             var perAgent: [Double] = []
             var apiLatency: [Double] = []
-            // CPU time of the server and of this harness over the writes (clock ticks): steadier
-            // than latencies on a shared machine, for before/after comparisons.
-            let serverPID = environment.server?.pid
-            let serverTicksBefore = serverPID.flatMap { ProcessStats.cpuTicks(pid: $0) }
-            let harnessTicksBefore = ProcessStats.cpuTicks(pid: getpid())
+            let cpu = CPUWindow(serverPID: environment.server?.pid)
             lastAgent.reserveCapacity(writes)
             perAgent.reserveCapacity(writes * agents)
             for write in 0..<writes {
@@ -48,13 +44,9 @@ enum Scenarios {
             let api = LatencySummary(milliseconds: apiLatency)
             var result = BenchResult(scenario: "fanout")
             result.setFanout(agents: agents, writes: writes, lastAgent: lastAgent, perAgent: perAgent, write: apiLatency)
-            let ticksPerSecond = Double(ProcessStats.ticksPerSecond)
-            if let before = serverTicksBefore, let after = serverPID.flatMap({ ProcessStats.cpuTicks(pid: $0) }) {
-                result.set("server_cpu_ms_per_write", Double(after - before) / ticksPerSecond * 1000 / Double(writes))
-            }
-            if let before = harnessTicksBefore, let after = ProcessStats.cpuTicks(pid: getpid()) {
-                result.set("harness_cpu_ms_per_write", Double(after - before) / ticksPerSecond * 1000 / Double(writes))
-            }
+            let cpuSeconds = cpu.elapsedSeconds()
+            if let server = cpuSeconds.server { result.set("server_cpu_ms_per_write", server * 1000 / Double(writes)) }
+            if let harness = cpuSeconds.harness { result.set("harness_cpu_ms_per_write", harness * 1000 / Double(writes)) }
             progress(
                 "fanout: \(agents) agents, \(writes) writes; last agent ACKed p50 \(ms(last.p50)) p99 \(ms(last.p99)) "
                     + "max \(ms(last.max)); per agent p50 \(ms(each.p50)) p99 \(ms(each.p99)) max \(ms(each.max)); "
@@ -204,15 +196,10 @@ enum Scenarios {
             )
             progress("applied \(resources) ExternalServices in \(formatSeconds(applyStarted.duration(to: .now)))")
             let fleet = try environment.makeFleet(clusters: clusters, keepsAcks: true)
-            // CPU of both processes over the sync (clock ticks): steadier than the time on a
-            // shared machine, for before/after comparisons.
-            let serverPID = environment.server?.pid
-            let serverTicksBefore = serverPID.flatMap { ProcessStats.cpuTicks(pid: $0) }
-            let harnessTicksBefore = ProcessStats.cpuTicks(pid: getpid())
+            let cpu = CPUWindow(serverPID: environment.server?.pid)
             let started = ContinuousClock.now
             let elapsed = try await environment.startAndSync(fleet, revision: revision)
-            let serverTicksAfter = serverPID.flatMap { ProcessStats.cpuTicks(pid: $0) }
-            let harnessTicksAfter = ProcessStats.cpuTicks(pid: getpid())
+            let cpuSeconds = cpu.elapsedSeconds()
             let totals = fleet.recorder.totals()
             // When each agent acknowledged its snapshot: the spread says whether agents are served
             // together or one after another.
@@ -226,13 +213,8 @@ enum Scenarios {
             result.set("median_agent_seconds", LatencySummary.percentile(50, ofSorted: syncTimes))
             result.set("bytes_sent", totals.bytesReceived)
             result.set("resources_sent", totals.upsertsReceived)
-            let ticksPerSecond = Double(ProcessStats.ticksPerSecond)
-            if let before = serverTicksBefore, let after = serverTicksAfter {
-                result.set("server_cpu_seconds", Double(after - before) / ticksPerSecond)
-            }
-            if let before = harnessTicksBefore, let after = harnessTicksAfter {
-                result.set("harness_cpu_seconds", Double(after - before) / ticksPerSecond)
-            }
+            if let server = cpuSeconds.server { result.set("server_cpu_seconds", server) }
+            if let harness = cpuSeconds.harness { result.set("harness_cpu_seconds", harness) }
             progress(
                 "initial-sync: \(agents) agents × \(resources) resources in sync in \(formatSeconds(elapsed)); "
                     + "\(mib(totals.bytesReceived)) of relay frames"
