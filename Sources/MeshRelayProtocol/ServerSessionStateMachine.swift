@@ -129,7 +129,9 @@ public struct ServerSessionStateMachine: Sendable {
     /// The parameters this session was created with.
     public let configuration: Configuration
 
-    private var state: State
+    private var state: State {
+        didSet { nextTimerDeadline = Self.deadline(of: state) }
+    }
     private var isWritable = true
     /// The data-plane health the agent last reported (HELLO, then HEARTBEATs).
     private var dataPlane: DataPlaneHealth?
@@ -164,11 +166,18 @@ public struct ServerSessionStateMachine: Sendable {
         self.configuration = configuration
         self.identity = identity
         self.state = .awaitingHello(deadline: now + configuration.handshakeTimeout)
+        self.nextTimerDeadline = now + configuration.handshakeTimeout
     }
 
     /// When the handler must call ``timerFired(now:)`` next (`nil`: no timer needed).
-    public var nextTimerDeadline: ContinuousClock.Instant? {
-        switch self.state {
+    ///
+    /// Stored (kept by `state`'s observer) rather than computed: the handler reads it after every
+    /// event, and a computed property of a machine held in a class is read from a copy of the
+    /// whole machine — a tenth of a fan-out's ACK handling was copying it.
+    public private(set) var nextTimerDeadline: ContinuousClock.Instant?
+
+    private static func deadline(of state: State) -> ContinuousClock.Instant? {
+        switch state {
         case .awaitingHello(let deadline), .lookingUp(_, _, let deadline):
             deadline
         case .established(let liveness, let drainDeadline):
