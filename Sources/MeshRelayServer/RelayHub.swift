@@ -1,3 +1,4 @@
+import CoreMetrics
 public import Foundation
 public import Logging
 import MeshRelayModel
@@ -96,9 +97,9 @@ public final class RelayHub: Service, Sendable {
         changesContinuation.yield()
     }
 
-    /// A cluster's agent holds `revision`: observe the time since every newer commit it covers.
-    func observeConvergence(cluster: String, revision: Int64) {
-        guard let metrics else { return }
+    /// A cluster's agent holds `revision`: observe the time since every newer commit it covers in
+    /// `histogram` (the cluster's, from ``ServerMetrics/convergence(cluster:)``).
+    func observeConvergence(cluster: String, revision: Int64, in histogram: CoreMetrics.Timer) {
         let now = ContinuousClock.now
         let samples = state.withLock { state -> [Duration] in
             let previous = state.converged[cluster] ?? 0
@@ -106,7 +107,7 @@ public final class RelayHub: Service, Sendable {
             state.converged[cluster] = revision
             return state.commits.times(after: previous, through: revision).map { now - $0 }
         }
-        for sample in samples { metrics.convergence(cluster: cluster, seconds: sample) }
+        for sample in samples { histogram.record(duration: sample) }
     }
 
     private func recordConnectedGauge(for cluster: String, in state: State) {

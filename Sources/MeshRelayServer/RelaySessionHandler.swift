@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import MeshRelayProtocol
@@ -21,6 +22,9 @@ final class RelaySessionHandler: ChannelInboundHandler {
     private let configuration: ServerSessionStateMachine.Configuration
     private var logger: Logger
     private var machine: ServerSessionStateMachine?
+    /// The machine's identity, once there is a machine. Checked instead of `machine != nil`,
+    /// which copies the whole machine (its views and known versions) to compare it.
+    private var identity: String?
     private var timer: Scheduled<Void>?
     /// The machine deadline `timer` is armed for.
     private var timerDeadline: ContinuousClock.Instant?
@@ -29,7 +33,8 @@ final class RelaySessionHandler: ChannelInboundHandler {
     private var recordsStatus = false
     /// The cluster record of the session as last recorded.
     private var statusRecord: ClusterStatusRecord?
-    private var lastWrite: EventLoopFuture<Void>?
+    /// The cluster's convergence histogram, once established (with metrics).
+    private var convergence: CoreMetrics.Timer?
     /// When the client certificate expires (status, `meshrelay check`).
     private var certificateNotAfter: Date?
 
@@ -44,7 +49,7 @@ final class RelaySessionHandler: ChannelInboundHandler {
         let channel = context.channel
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: TimeAmount(configuration.handshakeTimeout)) {
-            if loopBound.value.machine == nil {
+            if loopBound.value.identity == nil {
                 loopBound.value.logger.info("relay client did not complete TLS in time")
                 channel.close(promise: nil)
             }
@@ -63,6 +68,7 @@ final class RelaySessionHandler: ChannelInboundHandler {
                 certificateNotAfter = (try? Certificate(derEncoded: der))?.notValidAfter
                 logger[metadataKey: "agent.cluster"] = "\(cluster)"
                 machine = ServerSessionStateMachine(configuration: configuration, identity: cluster, now: .now)
+                identity = cluster
                 armTimer(context: context)
             } catch {
                 logger.warning("relay client refused: no usable identity", metadata: ["error": "\(error)"])
@@ -74,8 +80,8 @@ final class RelaySessionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        hub.metrics?.relayFrame(direction: "in", type: frame.type.description, bytes: RelayFrame.headerLength + frame.payload.readableBytes)
-        guard machine != nil else {
+        hub.metrics?.relayFrame(direction: .inbound, type: frame.type, bytes: RelayFrame.headerLength + frame.payload.readableBytes)
+        guard identity != nil else {
             context.close(promise: nil)
             return
         }
@@ -90,12 +96,12 @@ final class RelaySessionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? RelayProtocolError, machine != nil {
+        if let error = error as? RelayProtocolError, identity != nil {
             run(machine?.frameError(error.relayErrorCode, message: error.description) ?? [], context: context)
             return
         }
         let peer = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
-        if machine == nil, error is NIOSSLError {
+        if identity == nil, error is NIOSSLError {
             // Refused at the TLS layer (no certificate, another CA, expired, TLS < 1.2…): the
             // client gets an alert; the operator gets the reason and the address.
             logger.warning("relay client TLS handshake failed", metadata: ["error": "\(error)", "relay.peer": "\(peer)"])
@@ -121,6 +127,11 @@ final class RelaySessionHandler: ChannelInboundHandler {
 
     private func run(_ actions: [ServerSessionStateMachine.Action], context: ChannelHandlerContext) {
         var wrote = false
+        // A close waits for the writes before it (the farewell the machine sends with it). Only
+        // then is a write's completion tracked: a promise per frame was a measurable part of a
+        // fan-out, for a future nothing else reads.
+        let closes = actions.contains { if case .close = $0 { true } else { false } }
+        var lastWrite: EventLoopFuture<Void>?
         for action in actions {
             switch action {
             case .lookUpCluster(let cluster):
@@ -137,27 +148,30 @@ final class RelaySessionHandler: ChannelInboundHandler {
             case .established(let cluster, let hello, let version):
                 established(cluster: cluster, hello: hello, protocolVersion: version, context: context)
             case .send(.update(let update)):
-                wrote = write(frame: { () throws(RelayProtocolError) in try hub.updateFrame(update) }, context: context) || wrote
+                wrote = write(frame: { () throws(RelayProtocolError) in try hub.updateFrame(update) }, tracked: closes, last: &lastWrite, context: context) || wrote
             case .send(let message):
-                wrote = write(message, context: context) || wrote
+                wrote = write(frame: { () throws(RelayProtocolError) in try RelayMessageCoding.frame(for: message) }, tracked: closes, last: &lastWrite, context: context) || wrote
             case .sendSnapshot(let view):
-                if let cluster = machine?.identity {
-                    wrote = write(frame: { () throws(RelayProtocolError) in try hub.snapshotFrame(cluster: cluster, view: view) }, context: context) || wrote
+                if let cluster = identity {
+                    wrote = write(
+                        frame: { () throws(RelayProtocolError) in try hub.snapshotFrame(cluster: cluster, view: view) }, tracked: closes, last: &lastWrite,
+                        context: context
+                    ) || wrote
                 }
             case .recordAck(let revision, let results, let generations):
-                if let cluster = machine?.identity {
+                if let cluster = identity {
                     hub.metrics?.nacks(cluster: cluster, count: results.count { $0.state == .failed })
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results, generations: generations)
                     recordStatus(.ack(cluster: cluster, revision: revision, records: records))
                     hub.events?.acknowledged(records)
                 }
             case .recordHeld(let revision, let results):
-                if let cluster = machine?.identity {
+                if let cluster = identity {
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
                     recordStatus(.ack(cluster: cluster, revision: revision, records: records))
                 }
             case .recordDataPlane(let health):
-                if let cluster = machine?.identity {
+                if let cluster = identity {
                     logger.info(
                         "agent data plane health changed",
                         metadata: ["agent.cluster": "\(cluster)", "data_plane.state": "\(health.state)", "data_plane.message": "\(health.message)"]
@@ -165,9 +179,9 @@ final class RelaySessionHandler: ChannelInboundHandler {
                     recordStatus(.dataPlane(RelayHub.bounded(health)))
                 }
             case .synchronized(let revision):
-                if let cluster = machine?.identity {
+                if let cluster = identity {
                     recordStatus(.synchronized(cluster: cluster, revision: revision))
-                    hub.observeConvergence(cluster: cluster, revision: revision)
+                    if let convergence { hub.observeConvergence(cluster: cluster, revision: revision, in: convergence) }
                 }
             case .close(let code, let message):
                 logger.info("relay session closing", metadata: ["relay.code": "\(code)", "relay.reason": "\(message)"])
@@ -195,17 +209,20 @@ final class RelaySessionHandler: ChannelInboundHandler {
         hub.recordStatus(write, record: &statusRecord)
     }
 
-    private func write(_ message: RelayMessage, context: ChannelHandlerContext) -> Bool {
-        write(frame: { () throws(RelayProtocolError) in try RelayMessageCoding.frame(for: message) }, context: context)
-    }
-
-    private func write(frame makeFrame: () throws(RelayProtocolError) -> RelayFrame, context: ChannelHandlerContext) -> Bool {
+    /// Writes a frame (not flushed); with `tracked`, `last` becomes the write's completion.
+    private func write(
+        frame makeFrame: () throws(RelayProtocolError) -> RelayFrame, tracked: Bool, last: inout EventLoopFuture<Void>?, context: ChannelHandlerContext
+    ) -> Bool {
         do {
             let frame = try makeFrame()
-            hub.metrics?.relayFrame(direction: "out", type: frame.type.description, bytes: RelayFrame.headerLength + frame.payload.readableBytes)
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            context.write(wrapOutboundOut(frame), promise: promise)
-            lastWrite = promise.futureResult
+            hub.metrics?.relayFrame(direction: .outbound, type: frame.type, bytes: RelayFrame.headerLength + frame.payload.readableBytes)
+            if tracked {
+                let promise = context.eventLoop.makePromise(of: Void.self)
+                context.write(wrapOutboundOut(frame), promise: promise)
+                last = promise.futureResult
+            } else {
+                context.write(wrapOutboundOut(frame), promise: nil)
+            }
             return true
         } catch {
             logger.error("cannot encode a relay message", metadata: ["error": "\(error)"])
@@ -216,6 +233,7 @@ final class RelaySessionHandler: ChannelInboundHandler {
 
     private func established(cluster: String, hello: Hello, protocolVersion: UInt32, context: ChannelHandlerContext) {
         recordsStatus = true
+        convergence = hub.metrics?.convergence(cluster: cluster)
         recordStatus(
             .connected(
                 ClusterStatusRecord(

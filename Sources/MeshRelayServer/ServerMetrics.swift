@@ -1,27 +1,62 @@
 public import CoreMetrics
 import Foundation
+import MeshRelayProtocol
 import Synchronization
 
 /// The server's own metrics, created from an explicit factory so that tests and several servers
 /// in one process do not share global state.
-public struct ServerMetrics: Sendable {
+///
+/// A class: the relay reads it per frame, and a struct of handles was copied (each handle
+/// retained and released) at every read through the hub.
+public final class ServerMetrics: Sendable {
     let factory: any MetricsFactory
     let revision: Gauge
     let resources: Gauge
     /// Handles of the per-frame and per-ACK metrics, made once: making a handle through the
     /// factory (label formatting, registry lock) per frame cost more than the frame.
     private let handles = Handles()
+    /// The frame counters of the known frame types, by direction and type number, made at start
+    /// so that a frame counts without a lock or a lookup by name.
+    private let knownFrames: [[Counter]]
+    private let frameBytes: [Counter]
+
+    /// Which way a relay frame went.
+    enum FrameDirection: Int, CaseIterable {
+        case inbound = 0
+        case outbound = 1
+
+        var label: String {
+            switch self {
+            case .inbound: "in"
+            case .outbound: "out"
+            }
+        }
+    }
+
+    /// The frame types counted by ``knownFrames`` (type numbers 1 up to this one).
+    private static let lastKnownFrameType = FrameType.goodbye.rawValue
 
     /// - Parameter factory: Usually a `PrometheusMetricsFactory` whose registry `/metrics` emits.
     public init(factory: any MetricsFactory) {
         self.factory = factory
         revision = Gauge(label: "meshrelay_revision", dimensions: [], factory: factory)
         resources = Gauge(label: "meshrelay_resources", dimensions: [], factory: factory)
+        knownFrames = FrameDirection.allCases.map { direction in
+            (1...Self.lastKnownFrameType).map { type in
+                Counter(
+                    label: "meshrelay_relay_frames_total", dimensions: [("direction", direction.label), ("type", FrameType(rawValue: type).description)],
+                    factory: factory
+                )
+            }
+        }
+        frameBytes = FrameDirection.allCases.map { direction in
+            Counter(label: "meshrelay_relay_bytes_total", dimensions: [("direction", direction.label)], factory: factory)
+        }
     }
 
     private final class Handles: Sendable {
-        let frames = Mutex<[String: [String: Counter]]>([:])
-        let bytes = Mutex<[String: Counter]>([:])
+        /// Counters of frame types this server does not know, by direction and type name.
+        let otherFrames = Mutex<[String: Counter]>([:])
         let convergence = Mutex<[String: CoreMetrics.Timer]>([:])
     }
 
@@ -49,22 +84,22 @@ public struct ServerMetrics: Sendable {
         Gauge(label: "meshrelay_agents_connected", dimensions: [("cluster", cluster)], factory: factory).record(count)
     }
 
-    func relayFrame(direction: String, type: String, bytes: Int) {
+    func relayFrame(direction: FrameDirection, type: FrameType, bytes: Int) {
+        frameBytes[direction.rawValue].increment(by: bytes)
+        if type.rawValue >= 1, type.rawValue <= Self.lastKnownFrameType {
+            knownFrames[direction.rawValue][Int(type.rawValue) - 1].increment()
+            return
+        }
         let factory = self.factory
-        let frames = handles.frames.withLock { counters in
-            if let counter = counters[direction]?[type] { return counter }
-            let counter = Counter(label: "meshrelay_relay_frames_total", dimensions: [("direction", direction), ("type", type)], factory: factory)
-            counters[direction, default: [:]][type] = counter
+        let name = type.description
+        let counter = handles.otherFrames.withLock { counters in
+            let key = "\(direction.label) \(name)"
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: "meshrelay_relay_frames_total", dimensions: [("direction", direction.label), ("type", name)], factory: factory)
+            counters[key] = counter
             return counter
         }
-        let byteCounter = handles.bytes.withLock { counters in
-            if let counter = counters[direction] { return counter }
-            let counter = Counter(label: "meshrelay_relay_bytes_total", dimensions: [("direction", direction)], factory: factory)
-            counters[direction] = counter
-            return counter
-        }
-        frames.increment()
-        byteCounter.increment(by: bytes)
+        counter.increment()
     }
 
     func nacks(cluster: String, count: Int) {
@@ -76,15 +111,15 @@ public struct ServerMetrics: Sendable {
         Gauge(label: "meshrelay_cluster_lag_revisions", dimensions: [("cluster", cluster)], factory: factory).record(revisions)
     }
 
-    /// Time from a revision's commit to a cluster's agent holding it.
-    func convergence(cluster: String, seconds: Duration) {
+    /// The histogram of the time from a revision's commit to a cluster's agent holding it; a
+    /// session takes it once and records each revision its agent reaches.
+    func convergence(cluster: String) -> CoreMetrics.Timer {
         let factory = self.factory
-        let timer = handles.convergence.withLock { timers in
+        return handles.convergence.withLock { timers in
             if let timer = timers[cluster] { return timer }
             let timer = Timer(label: "meshrelay_convergence_seconds", dimensions: [("cluster", cluster)], factory: factory)
             timers[cluster] = timer
             return timer
         }
-        timer.record(duration: seconds)
     }
 }
