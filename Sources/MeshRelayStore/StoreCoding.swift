@@ -170,29 +170,47 @@ enum StoreCoding {
     /// of the server's CPU in that fan-out.
     static func appliedStepsText(_ steps: [AppliedStep]) -> String? {
         guard !steps.isEmpty else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(steps.count * 44)
-        for step in steps {
-            if !bytes.isEmpty { bytes.append(UInt8(ascii: ",")) }
-            appendDecimal(step.from, to: &bytes)
-            bytes.append(UInt8(ascii: "-"))
-            appendDecimal(step.to, to: &bytes)
-            bytes.append(UInt8(ascii: "@"))
-            appendDecimal(Int64((step.at.timeIntervalSince1970 * 1000).rounded()), to: &bytes)
+        // Into the string's own storage: appending to an array checked its uniqueness and
+        // capacity per digit, and was still 4 % of the server's CPU in that fan-out.
+        return String(unsafeUninitializedCapacity: steps.count * maximumStepLength) { buffer in
+            var end = 0
+            for step in steps {
+                if end > 0 {
+                    buffer[end] = UInt8(ascii: ",")
+                    end += 1
+                }
+                end = writeDecimal(step.from, into: buffer, at: end)
+                buffer[end] = UInt8(ascii: "-")
+                end = writeDecimal(step.to, into: buffer, at: end + 1)
+                buffer[end] = UInt8(ascii: "@")
+                end = writeDecimal(Int64((step.at.timeIntervalSince1970 * 1000).rounded()), into: buffer, at: end + 1)
+            }
+            return end
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The decimal digits of `value` (revisions and times since 1970 are never negative; a
-    /// negative value is written as 0).
-    private static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
-        var rest = UInt64(max(0, value))
-        let start = bytes.count
+    /// The longest entry: three 19-digit numbers, their two separators and the `,` before it.
+    private static let maximumStepLength = 3 * 19 + 3
+
+    /// Writes the decimal digits of `value` at `start` and returns the index after them
+    /// (revisions and times since 1970 are never negative; a negative value is written as 0).
+    private static func writeDecimal(_ value: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        let value = UInt64(max(0, value))
+        var digits = 1
+        var power: UInt64 = 10
+        while digits < 19, value >= power {
+            digits += 1
+            power &*= 10
+        }
+        var rest = value
+        var index = start + digits
+        let end = index
         repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            index -= 1
+            buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
             rest /= 10
-        } while rest != 0
-        bytes[start...].reverse()
+        } while index > start
+        return end
     }
 
     /// Decodes the `applied_steps` column, or throws `.corrupt`.
