@@ -83,7 +83,9 @@ public struct AgentSessionStateMachine: Sendable {
     /// The agent's parameters.
     public let configuration: Configuration
 
-    private var state: State = .idle
+    private var state: State = .idle {
+        didSet { nextTimerDeadline = Self.deadline(of: state) }
+    }
     /// The update being applied, if any. It outlives its connection: the data plane changes
     /// whether or not the connection is still there, and `held` must follow it.
     private var applying: Update?
@@ -172,8 +174,13 @@ public struct AgentSessionStateMachine: Sendable {
     }
 
     /// When the connector must call ``timerFired(now:)`` next (`nil`: no timer needed).
-    public var nextTimerDeadline: ContinuousClock.Instant? {
-        switch self.state {
+    ///
+    /// Stored (kept by `state`'s observer): a computed property read after every event copied
+    /// the state, WELCOME and all.
+    public private(set) var nextTimerDeadline: ContinuousClock.Instant?
+
+    private static func deadline(of state: State) -> ContinuousClock.Instant? {
+        switch state {
         case .awaitingApplyBeforeHello(let deadline), .awaitingWelcome(let deadline):
             deadline
         case .established(_, let liveness):
