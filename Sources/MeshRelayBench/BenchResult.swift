@@ -67,6 +67,7 @@ public struct BenchResult: Sendable, Hashable {
         }
         self.set("acks", each.count)
         self.set("samples_ms", .numbers(lastAgent))
+        if !write.isEmpty { self.set("api_samples_ms", .numbers(write)) }
         let sorted = perAgent.sorted()
         self.set("agent_cdf_ms", .numbers(sorted.isEmpty ? [] : (0...100).map { LatencySummary.percentile(Double($0), ofSorted: sorted) }))
     }
