@@ -4,6 +4,7 @@ public import Logging
 import MeshRelayModel
 import MeshRelayProtocol
 public import MeshRelayStore
+import NIOCore
 public import ServiceLifecycle
 import Synchronization
 
@@ -20,13 +21,16 @@ public final class RelayHub: Service, Sendable {
         let cluster: String
         /// When the session's client certificate expires.
         let certificateNotAfter: Date?
-        let push: @Sendable (ClusterView) -> Void
+        /// The sessions of the session's loop, which hand it views.
+        let loop: LoopSessions
         let drain: @Sendable () -> Void
     }
 
     private struct State {
         var views: ClusterViews?
         var sessions: [UInt64: Session] = [:]
+        /// The event loops of the sessions, each with its sessions (``LoopSessions``).
+        var loops: [ObjectIdentifier: LoopSessions] = [:]
         var nextID: UInt64 = 0
         /// When recent revisions were committed (for the convergence histogram); bounded.
         var commits = CommitTimes()
@@ -184,10 +188,8 @@ public final class RelayHub: Service, Sendable {
             logger.warning("cannot compute the cluster views; agents keep their state", metadata: ["error": "\(error)"])
             return
         }
-        let sessions = state.withLock { Array($0.sessions.values) }
-        for session in sessions {
-            session.push(views.view(for: session.cluster) ?? ClusterView(revision: views.revision, resources: [:]))
-        }
+        let loops = state.withLock { Array($0.loops.values) }
+        for loop in loops { loop.post(views) }
     }
 
     /// Whether `cluster` is registered, and its view.
@@ -260,22 +262,31 @@ public final class RelayHub: Service, Sendable {
         return frame
     }
 
-    /// Adds an established session, which from now on receives every view pushed, and hands it
-    /// the current view at once: a write that committed while the session looked its cluster up
-    /// was pushed before the session was here, and must not wait for the next write.
+    /// Adds an established session, which from now on receives every view pushed (`deliver`,
+    /// called on `eventLoop`), and hands it the current view in a task of its own: a write that
+    /// committed while the session looked its cluster up was pushed before the session was here,
+    /// and must not wait for the next write. Called on `eventLoop`, as is ``unregister(_:)``.
     func register(
-        cluster: String, certificateNotAfter: Date? = nil, push: @escaping @Sendable (ClusterView) -> Void, drain: @escaping @Sendable () -> Void
+        cluster: String, certificateNotAfter: Date? = nil, on eventLoop: any EventLoop, deliver: @escaping (ClusterView) -> Void,
+        drain: @escaping @Sendable () -> Void
     ) -> UInt64 {
-        let (id, current) = state.withLock { state -> (UInt64, ClusterView?) in
+        let (id, loop, current) = state.withLock { state -> (UInt64, LoopSessions, ClusterView?) in
             state.nextID += 1
-            state.sessions[state.nextID] = Session(cluster: cluster, certificateNotAfter: certificateNotAfter, push: push, drain: drain)
+            let key = ObjectIdentifier(eventLoop)
+            let loop = state.loops[key] ?? LoopSessions(eventLoop: eventLoop)
+            state.loops[key] = loop
+            state.sessions[state.nextID] = Session(cluster: cluster, certificateNotAfter: certificateNotAfter, loop: loop, drain: drain)
             recordConnectedGauge(for: cluster, in: state)
-            return (state.nextID, state.views.map { $0.view(for: cluster) ?? ClusterView(revision: $0.revision, resources: [:]) })
+            return (state.nextID, loop, state.views.map { $0.view(for: cluster) ?? ClusterView(revision: $0.revision, resources: [:]) })
         }
-        // Views are set and sessions listed under the same lock: either this sees the new views,
-        // or the push that follows them lists this session. The machine ignores a view that is
-        // not newer than the one it has.
-        if let current { push(current) }
+        // A delivery task runs on this loop, so it runs wholly before this call (and the views
+        // it delivers were set before, so `current` is at least as new) or after it (and finds
+        // the session). The machine ignores a view that is not newer than the one it has.
+        loop.add(id, LoopSessions.Member(cluster: cluster, deliver: deliver))
+        if let current {
+            let first = NIOLoopBound(deliver, eventLoop: eventLoop)
+            eventLoop.execute { first.value(current) }
+        }
         return id
     }
 
@@ -292,12 +303,14 @@ public final class RelayHub: Service, Sendable {
         }
     }
 
+    /// Removes a session; on its event loop.
     func unregister(_ id: UInt64) {
-        state.withLock { state in
-            if let session = state.sessions.removeValue(forKey: id) {
-                recordConnectedGauge(for: session.cluster, in: state)
-            }
+        let session = state.withLock { state -> Session? in
+            let session = state.sessions.removeValue(forKey: id)
+            if let session { recordConnectedGauge(for: session.cluster, in: state) }
+            return session
         }
+        session?.loop.remove(id)
     }
 
     /// Asks every session to drain (server shutdown); returns how many there were.

@@ -246,19 +246,12 @@ final class RelaySessionHandler: ChannelInboundHandler {
         )
         let eventLoop = context.eventLoop
         let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
-        let mailbox = ViewMailbox()
         registration = hub.register(
-            cluster: cluster, certificateNotAfter: certificateNotAfter,
-            push: { view in
-                // One hop to the loop per session however many views arrive meanwhile: under a
-                // stream of writes the loop would otherwise run a closure per session per
-                // revision, each for a view the next one replaces.
-                guard mailbox.put(view) else { return }
-                eventLoop.execute {
-                    let (handler, context) = loopBound.value
-                    guard let view = mailbox.take() else { return }
-                    handler.run(handler.machine?.viewChanged(view) ?? [], context: context)
-                }
+            cluster: cluster, certificateNotAfter: certificateNotAfter, on: eventLoop,
+            deliver: { view in
+                // On the loop: the hub hands the views of a push to all of the loop's sessions in
+                // one task (``LoopSessions``), until the session unregisters.
+                self.run(self.machine?.viewChanged(view) ?? [], context: context)
             },
             drain: {
                 eventLoop.execute {
@@ -287,30 +280,6 @@ final class RelaySessionHandler: ChannelInboundHandler {
             let (handler, context) = loopBound.value
             handler.timerDeadline = nil
             handler.run(handler.machine?.timerFired(now: .now) ?? [], context: context)
-        }
-    }
-}
-
-/// The newest view pushed to a session and not yet handed to its loop.
-final class ViewMailbox: Sendable {
-    private let slot = Mutex<ClusterView?>(nil)
-
-    /// Keeps `view` unless a newer one waits; returns whether the slot was empty (the caller then
-    /// schedules a ``take()`` on the session's loop).
-    func put(_ view: ClusterView) -> Bool {
-        slot.withLock { waiting in
-            let wasEmpty = waiting == nil
-            if let current = waiting, current.revision > view.revision { return wasEmpty }
-            waiting = view
-            return wasEmpty
-        }
-    }
-
-    /// The waiting view, leaving the slot empty.
-    func take() -> ClusterView? {
-        slot.withLock { waiting in
-            defer { waiting = nil }
-            return waiting
         }
     }
 }

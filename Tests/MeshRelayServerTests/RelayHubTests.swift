@@ -5,6 +5,8 @@ import MeshRelayProtocol
 @testable import MeshRelayServer
 import MeshRelayStore
 import MeshRelayTesting
+import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -34,10 +36,45 @@ struct RelayHubTests {
         #expect(views.revision > looked.revision)
 
         let pushed = Mutex<[ClusterView]>([])
-        let id = hub.register(cluster: "cluster-1", push: { view in pushed.withLock { $0.append(view) } }, drain: {})
-        defer { hub.unregister(id) }
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        let id = try await eventLoop.submit {
+            hub.register(cluster: "cluster-1", on: eventLoop, deliver: { view in pushed.withLock { $0.append(view) } }, drain: {})
+        }.get()
+        // Handed over in a task on the loop, which runs after the one that registered.
+        try await eventLoop.submit {}.get()
         let received = pushed.withLock { $0 }
         #expect(received.map(\.revision) == [views.revision])
         #expect(Set(received.first?.resources.keys.map(\.name) ?? []) == ["google", "payments"])
+        try await eventLoop.submit { hub.unregister(id) }.get()
+    }
+
+    /// A push hands every session of a loop its cluster's view in one task; pushes that arrive
+    /// before it runs coalesce to the newest; an unregistered session gets nothing more.
+    @Test func aLoopsSessionsGetTheNewestViewOfTheirCluster() async throws {
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        let loop = LoopSessions(eventLoop: eventLoop)
+        let received = Mutex<[String: [Int64]]>([:])
+        @Sendable func views(_ revision: Int64) -> ClusterViews {
+            ClusterViews(revision: revision, resources: [])
+        }
+        try await eventLoop.submit {
+            for (id, cluster) in [(UInt64(1), "a"), (2, "b")] {
+                loop.add(id, LoopSessions.Member(cluster: cluster) { view in received.withLock { $0[cluster, default: []].append(view.revision) } })
+            }
+        }.get()
+        // Both posts land while the loop is busy: one delivery, of the newest views; an older
+        // post after them does not replace them.
+        try await eventLoop.submit {
+            loop.post(views(2))
+            loop.post(views(3))
+            loop.post(views(1))
+        }.get()
+        try await eventLoop.submit {}.get()
+        #expect(received.withLock { $0 } == ["a": [3], "b": [3]])
+
+        try await eventLoop.submit { loop.remove(1) }.get()
+        loop.post(views(4))
+        try await eventLoop.submit {}.get()
+        #expect(received.withLock { $0 } == ["a": [3], "b": [3, 4]])
     }
 }

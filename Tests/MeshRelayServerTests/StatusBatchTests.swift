@@ -157,18 +157,3 @@ struct StatusBatchTests {
         #expect(try hub.updateFrame(other) != first)
     }
 }
-
-/// The session's mailbox: one hop per batch of views, and never an older view over a newer one.
-@Suite struct ViewMailboxTests {
-    @Test func theNewestViewWaitsAndOnlyTheFirstPutSchedulesAHop() {
-        let mailbox = ViewMailbox()
-        #expect(mailbox.take() == nil)
-        #expect(mailbox.put(ClusterView(revision: 3, resources: [:])) == true)
-        #expect(mailbox.put(ClusterView(revision: 5, resources: [:])) == false)
-        // An older view (a registration's first push racing a newer push) does not replace it.
-        #expect(mailbox.put(ClusterView(revision: 4, resources: [:])) == false)
-        #expect(mailbox.take()?.revision == 5)
-        #expect(mailbox.take() == nil)
-        #expect(mailbox.put(ClusterView(revision: 6, resources: [:])) == true)
-    }
-}
