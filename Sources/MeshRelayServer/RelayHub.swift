@@ -76,6 +76,10 @@ public final class RelayHub: Service, Sendable {
         /// the sessions' records, so that a step is appended in place and the records written
         /// get them at commit.
         var appliedSteps: [String: [AppliedStep]] = [:]
+        /// ACKs' results for the event log, in arrival order: recorded by the status writer with
+        /// the commit, off the relay's event loops (an initial sync of 10,000 resources to 100
+        /// agents is a million of them).
+        var acknowledged: [[ResourceStatusRecord]] = []
     }
     private let statusWrites: AsyncStream<Void>
     private let statusWritten: AsyncStream<Void>.Continuation
@@ -328,7 +332,8 @@ public final class RelayHub: Service, Sendable {
     /// A status write of one session, applied in order.
     enum StatusWrite: Sendable {
         case connected(ClusterStatusRecord)
-        case ack(cluster: String, revision: Int64, records: [ResourceStatusRecord])
+        /// Results of an ACK (`acknowledged`: they also become events) or a HELLO's held resources.
+        case ack(cluster: String, revision: Int64, records: [ResourceStatusRecord], acknowledged: Bool)
         case synchronized(cluster: String, revision: Int64)
         case dataPlane(DataPlaneHealth)
         case disconnected(cluster: String)
@@ -350,9 +355,13 @@ public final class RelayHub: Service, Sendable {
         case .connected(let connected):
             record = connected
             change = { $0.batch.save(connected) }
-        case .ack(_, _, let records):
+        case .ack(_, _, let records, let acknowledged):
             guard !records.isEmpty else { return }
-            change = { $0.batch.add(resources: records) }
+            let toEvents = acknowledged && events != nil
+            change = { pending in
+                pending.batch.add(resources: records)
+                if toEvents { pending.acknowledged.append(records) }
+            }
         case .synchronized(let cluster, let revision):
             guard var current = record else { return }
             // The agent holds the view of `revision`: status derives APPLIED from it, so it is
@@ -424,11 +433,17 @@ public final class RelayHub: Service, Sendable {
 
     /// Commits the pending status writes (one store call per ``StatusBatch/Step``).
     func commitStatuses() async {
-        let (batch, upTo, appliedSteps) = statusBatch.withLock { pending in
-            defer { pending.batch = StatusBatch() }
-            return (pending.batch, pending.recorded, pending.appliedSteps)
+        let (batch, upTo, appliedSteps, acknowledged) = statusBatch.withLock { pending in
+            defer {
+                pending.batch = StatusBatch()
+                pending.acknowledged = []
+            }
+            return (pending.batch, pending.recorded, pending.appliedSteps, pending.acknowledged)
         }
         defer { statusBatch.withLock { $0.committed = max($0.committed, upTo) } }
+        if let events {
+            for records in acknowledged { events.acknowledged(records) }
+        }
         for step in batch.steps {
             do {
                 switch step {
