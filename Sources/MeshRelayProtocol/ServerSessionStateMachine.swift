@@ -173,7 +173,7 @@ public struct ServerSessionStateMachine: Sendable {
     ///
     /// Stored (kept by `state`'s observer) rather than computed: the handler reads it after every
     /// event, and a computed property of a machine held in a class is read from a copy of the
-    /// whole machine — a tenth of a fan-out's ACK handling was copying it.
+    /// whole machine (with the handler's other copies, ~3 % of the server's CPU in a fan-out).
     public private(set) var nextTimerDeadline: ContinuousClock.Instant?
 
     private static func deadline(of state: State) -> ContinuousClock.Instant? {

@@ -7,7 +7,6 @@ import MeshRelayTransport
 import NIOCore
 import NIOSSL
 import NIOTLS
-import Synchronization
 import X509
 
 /// Runs one agent session on its channel: takes the cluster identity from the verified client
