@@ -48,9 +48,6 @@ public final class RelayHub: Service, Sendable {
     /// behind what agents reported).
     static let statusCommitInterval = Duration.milliseconds(100)
 
-    /// The most resource status rows written in one store transaction.
-    static let statusRowsPerTransaction = 2_000
-
     /// How many commit times are remembered.
     static let rememberedCommits = 1024
 
@@ -448,14 +445,9 @@ public final class RelayHub: Service, Sendable {
             do {
                 switch step {
                 case .resources(let records):
-                    // In transactions of a bounded size: API writes queue for the same writer
-                    // and get their turn between two of them.
-                    var start = records.startIndex
-                    while start < records.endIndex {
-                        let end = min(start + Self.statusRowsPerTransaction, records.endIndex)
-                        try await store.saveResourceStatuses(Array(records[start..<end]))
-                        start = end
-                    }
+                    // One transaction per step, of a bounded size (``StatusBatch/rowsPerStep``):
+                    // API writes queue for the same writer and get their turn between two.
+                    try await store.saveResourceStatuses(records)
                 case .clusters(var records):
                     for index in records.indices {
                         records[index].appliedSteps = appliedSteps[records[index].cluster] ?? []

@@ -64,17 +64,32 @@ struct StatusBatch: Sendable {
         openOrder = []
     }
 
+    /// The most resource rows in one ``Step/resources(_:)`` (one store transaction, so that API
+    /// writes queue behind at most this many), unless one ACK alone has more: that ACK is a step
+    /// of its own, passed on without a copy (an initial sync of 10,000 resources to 100 agents
+    /// copied a million rows twice, 7 % of the server's CPU).
+    static let rowsPerStep = 2_000
+
     /// The store calls that commit the batch: the resource rows, then the cluster steps in order.
     var steps: [Step] {
         var steps: [Step] = []
-        if !resources.isEmpty {
-            var rows: [ResourceStatusRecord] = []
-            rows.reserveCapacity(resources.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } })
-            for acks in resources.values {
-                for ack in acks { rows += ack }
+        var rows: [ResourceStatusRecord] = []
+        for acks in resources.values {
+            for ack in acks {
+                if ack.count >= Self.rowsPerStep {
+                    if !rows.isEmpty { steps.append(.resources(rows)) }
+                    rows = []
+                    steps.append(.resources(ack))
+                    continue
+                }
+                if rows.count + ack.count > Self.rowsPerStep {
+                    steps.append(.resources(rows))
+                    rows = []
+                }
+                rows += ack
             }
-            steps.append(.resources(rows))
         }
+        if !rows.isEmpty { steps.append(.resources(rows)) }
         steps += closedSteps
         if !openOrder.isEmpty { steps.append(.clusters(openOrder.compactMap { openRecords[$0] })) }
         return steps

@@ -70,6 +70,28 @@ struct StatusBatchTests {
         #expect(try await store.resourceStatuses(cluster: nil) == [Self.row("c1", "b", generation: 3, state: .failed), Self.row("c2", "a", generation: 1, state: .warning)])
     }
 
+    @Test func rowsGoInStepsOfBoundedSizeAndALargeAckAsItIs() {
+        var batch = StatusBatch()
+        let limit = StatusBatch.rowsPerStep
+        let small = (0..<(limit / 2 + 1)).map { Self.row("c1", "s\($0)", generation: 1) }
+        let large = (0..<(limit + 5)).map { Self.row("c2", "l\($0)", generation: 1) }
+        batch.add(resources: small)
+        batch.add(resources: Array(small.prefix(3)))
+        batch.add(resources: small)
+        batch.add(resources: large)
+        let steps = batch.steps.compactMap { step -> [ResourceStatusRecord]? in
+            guard case .resources(let rows) = step else { return nil }
+            return rows
+        }
+        // Nothing lost or reordered within a cluster; no step over the limit unless it is the
+        // large ACK alone.
+        #expect(steps.flatMap { $0 }.filter { $0.cluster == "c1" } == small + small.prefix(3) + small)
+        #expect(steps.flatMap { $0 }.filter { $0.cluster == "c2" } == large)
+        #expect(steps.contains(large))
+        #expect(steps.allSatisfy { $0.count <= limit || $0 == large })
+        #expect(steps.count == 3)
+    }
+
     @Test func clusterRecordsKeepTheLastUntilADisconnectionThenStartAgain() {
         var batch = StatusBatch()
         batch.save(Self.record("c1", revision: 1))
