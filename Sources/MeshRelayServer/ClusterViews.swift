@@ -122,6 +122,12 @@ public struct ClusterViews: Sendable {
         byCluster[cluster]
     }
 
+    /// What a session of `cluster` is handed: its view, or an empty one at this revision (a
+    /// cluster removed since the session looked it up holds nothing now).
+    func sessionView(for cluster: String) -> ClusterView {
+        byCluster[cluster] ?? ClusterView(revision: revision, resources: [:])
+    }
+
     /// A stored resource as the relay sends it.
     public static func relayResource(_ stored: StoredResource) -> RelayResource {
         RelayResource(

@@ -58,7 +58,7 @@ final class LoopSessions: Sendable {
         // A session may close (and remove itself) while views are handed out: the loop walks a
         // copy of the members.
         for member in members.value.values {
-            member.deliver(views.view(for: member.cluster) ?? ClusterView(revision: views.revision, resources: [:]))
+            member.deliver(views.sessionView(for: member.cluster))
         }
     }
 }

@@ -278,7 +278,7 @@ public final class RelayHub: Service, Sendable {
             state.loops[key] = loop
             state.sessions[state.nextID] = Session(cluster: cluster, certificateNotAfter: certificateNotAfter, loop: loop, drain: drain)
             recordConnectedGauge(for: cluster, in: state)
-            return (state.nextID, loop, state.views.map { $0.view(for: cluster) ?? ClusterView(revision: $0.revision, resources: [:]) })
+            return (state.nextID, loop, state.views?.sessionView(for: cluster))
         }
         // A delivery task runs on this loop, so it runs wholly before this call (and the views
         // it delivers were set before, so `current` is at least as new) or after it (and finds
@@ -329,8 +329,9 @@ public final class RelayHub: Service, Sendable {
     /// A status write of one session, applied in order.
     enum StatusWrite: Sendable {
         case connected(ClusterStatusRecord)
-        /// Results of an ACK (`acknowledged`: they also become events) or a HELLO's held resources.
-        case ack(cluster: String, revision: Int64, records: [ResourceStatusRecord], acknowledged: Bool)
+        /// Results of an ACK (`acknowledged`: they also become events) or a HELLO's held resources,
+        /// as records (which carry the cluster and the revision).
+        case ack(records: [ResourceStatusRecord], acknowledged: Bool)
         case synchronized(cluster: String, revision: Int64)
         case dataPlane(DataPlaneHealth)
         case disconnected(cluster: String)
@@ -352,7 +353,7 @@ public final class RelayHub: Service, Sendable {
         case .connected(let connected):
             record = connected
             change = { $0.batch.save(connected) }
-        case .ack(_, _, let records, let acknowledged):
+        case .ack(let records, let acknowledged):
             guard !records.isEmpty else { return }
             let toEvents = acknowledged && events != nil
             change = { pending in

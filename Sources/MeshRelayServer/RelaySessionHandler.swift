@@ -161,12 +161,12 @@ final class RelaySessionHandler: ChannelInboundHandler {
                 if let cluster = identity {
                     hub.metrics?.nacks(cluster: cluster, count: results.count { $0.state == .failed })
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results, generations: generations)
-                    recordStatus(.ack(cluster: cluster, revision: revision, records: records, acknowledged: true))
+                    recordStatus(.ack(records: records, acknowledged: true))
                 }
             case .recordHeld(let revision, let results):
                 if let cluster = identity {
                     let records = hub.statusRecords(cluster: cluster, revision: revision, results: results)
-                    recordStatus(.ack(cluster: cluster, revision: revision, records: records, acknowledged: false))
+                    recordStatus(.ack(records: records, acknowledged: false))
                 }
             case .recordDataPlane(let health):
                 if let cluster = identity {
